@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/**
+ * The one pfsteer binary: a table of verbs, one file per command under src/cli/.
+ */
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { PfsteerError } from '../errors.ts';
+import { EXIT } from './exit.ts';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('pfsteer')
+    .description('Sticky consistent-hash load steering for pf: health checks, per-bucket rdr anchors, minimal movement.')
+    .version(pkg.version, '-V, --version', 'print the version and exit')
+    .showHelpAfterError()
+    .addHelpText(
+      'after',
+      `
+Exit codes:
+  ${EXIT.ok}  success
+  ${EXIT.failure}  runtime failure (pfctl failed, a probed host is down, a drain wait timed out)
+  ${EXIT.usage}  usage or configuration error (bad arguments, invalid config file)`,
+    );
+  program.command('version').description('print the version').action(() => {
+    process.stdout.write(`${pkg.version}\n`);
+  });
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end through here with exit code 0.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof PfsteerError) {
+      process.stderr.write(`pfsteer: ${error.message}\n`);
+      return error.code === 'usage' ? EXIT.usage : EXIT.failure;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,40 @@
+/**
+ * What the health engine tells the rest of pfsteer. Checks never throw: every run ends in a
+ * CheckResult value, and the engine turns those into host transitions.
+ */
+
+/** A host is `unknown` from start until its first verdict settles. */
+export type HostState = 'unknown' | 'up' | 'down';
+
+/** Stable result codes, e.g. `ok`, `timeout`, `refused`, `tls-handshake`, `http-status`, `exit-code`, `killed`. */
+export type CheckCode = string;
+
+export interface CheckResult {
+  ok: boolean;
+  code: CheckCode;
+  detail: string;
+  /** Duration on the monotonic clock, in milliseconds. */
+  ms: number;
+}
+
+export interface HostTransition {
+  host: string;
+  from: HostState;
+  to: HostState;
+  /** Why, in one line: "3 of 3 failed: http-status 503". */
+  reason: string;
+  /** Wall-clock time of the verdict (epoch ms), for logs and status. */
+  at: number;
+}
+
+export interface CheckStatus {
+  name: string;
+  state: HostState;
+  last?: CheckResult;
+}
+
+export interface HostStatus {
+  host: string;
+  state: HostState;
+  checks: CheckStatus[];
+}
