@@ -5,6 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { PfsteerError } from '../errors.ts';
+import { checkCommand } from './check.ts';
 import { EXIT } from './exit.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -22,6 +23,7 @@ Exit codes:
   ${EXIT.failure}  runtime failure (pfctl failed, a probed host is down, a drain wait timed out)
   ${EXIT.usage}  usage or configuration error (bad arguments, invalid config file)`,
     );
+  program.addCommand(checkCommand());
   program.command('version').description('print the version').action(() => {
     process.stdout.write(`${pkg.version}\n`);
   });

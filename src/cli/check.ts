@@ -1,0 +1,63 @@
+/** `pfsteer check -c FILE`: validate a config and say what it describes. */
+import { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../errors.ts';
+import { formatConfigError } from '../config/format-error.ts';
+import { parseConfig } from '../config/load.ts';
+import type { Config } from '../config/model.ts';
+import { serializeConfig } from '../config/serialize.ts';
+import { EXIT } from './exit.ts';
+
+export function checkCommand(): Command {
+  return new Command('check')
+    .description('validate a config file and summarise what it describes')
+    .requiredOption('-c, --config <file>', 'the config file to validate')
+    .option('--print', 'print the config with every default filled in, as YAML on stdout (the verdict goes to stderr)')
+    .addHelpText(
+      'after',
+      `
+Every problem in the file is reported at once, each as FILE:LINE:COL: CODE: MESSAGE with the
+offending line and a caret under the spot.
+
+Exit codes:
+  ${EXIT.ok}  the config is valid
+  ${EXIT.usage}  the config is invalid or unreadable (problems on stderr)
+
+Example:
+  pfsteer check -c /usr/local/etc/pfsteer.yaml`,
+    )
+    .action(async (options: { config: string; print?: boolean }) => {
+      process.exitCode = await runCheck(options.config, options.print === true);
+    });
+}
+
+async function runCheck(file: string, print: boolean): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    process.stderr.write(`${file}: read-failed: cannot read the config file: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
+    return EXIT.usage;
+  }
+  let config: Config;
+  try {
+    config = parseConfig(text, file);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${formatConfigError(error, text)}\n${error.issues.length} problem(s) in ${file}\n`);
+    return EXIT.usage;
+  }
+  // With --print stdout is the YAML alone, so it can be redirected into a file.
+  const verdict = `configuration OK\n${summarize(config)}\n`;
+  if (print) {
+    process.stdout.write(serializeConfig(config));
+    process.stderr.write(verdict);
+  } else process.stdout.write(verdict);
+  return EXIT.ok;
+}
+
+export function summarize(config: Config): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const target = config.driver === 'pf' ? `driver pf (${config.pf.dialect}, anchor ${config.pf.anchor})` : `driver ${config.driver}`;
+  return [plural(config.services.length, 'service'), plural(config.hosts.length, 'host'), plural(config.buckets.count, 'bucket'), target].join(', ');
+}
