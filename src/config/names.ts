@@ -23,6 +23,8 @@ export const NAME_LIMITS: Readonly<Record<NameKind, number>> = {
 
 /** Starts with a letter or digit so a name is never read as an option (`-x`) or a path (`.`). */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** OpenBSD daemon groups start with an underscore (`_pfsteer`). */
+const GROUP = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 /** Why `text` is not a valid name of this kind, or undefined when it is. */
 export function nameProblem(kind: NameKind, text: string): string | undefined {
@@ -30,8 +32,9 @@ export function nameProblem(kind: NameKind, text: string): string | undefined {
   const a = /^[aeiou]/.test(kind) ? 'an' : 'a';
   if (text.length === 0) return `expected ${a} ${kind} name, got an empty string`;
   if (text.length > limit) return `expected ${a} ${kind} name of at most ${limit} characters, got ${text.length} characters`;
-  if (!NAME.test(text)) {
-    return `expected ${a} ${kind} name of letters, digits, '_', '.' and '-' (starting with a letter or digit), got ${JSON.stringify(text)}`;
+  if (!(kind === 'group' ? GROUP : NAME).test(text)) {
+    const start = kind === 'group' ? 'not starting with . or -' : 'starting with a letter or digit';
+    return `expected ${a} ${kind} name of letters, digits, '_', '.' and '-' (${start}), got ${JSON.stringify(text)}`;
   }
   return undefined;
 }

@@ -64,6 +64,8 @@ export class Reader {
         continue;
       }
       const fieldPath = path === '' ? name : `${path}.${name}`;
+      // The YAML parser reported the repeat; the first occurrence stands.
+      if (out.has(name)) continue;
       if (!allowed.includes(name)) {
         this.#unknownKey(name, fieldPath, key, allowed);
         continue;
@@ -96,6 +98,7 @@ export class Reader {
         this.report('wrong-type', `expected the keys of ${describe(path)} to be names, got ${kindOf(key)}`, key, map);
         continue;
       }
+      if (out.some((entry) => entry.name === name)) continue;
       out.push({ name, path: `${path}.${name}`, key, value: this.resolve(pair.value as ValueNode) });
     }
     return out;

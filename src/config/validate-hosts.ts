@@ -13,7 +13,7 @@ type Family = Service['family'];
 export const HOST_KEYS = ['weight', 'addresses', 'checks', 'on_up', 'on_down'] as const;
 const COMMAND_KEYS = ['command', 'timeout', 'kill_after', 'env', 'cwd'] as const;
 
-export function readHosts(r: Reader, field: Field | undefined, root: Field['key'], services: ReadonlyMap<string, Family>, defaults: TimingInput): Host[] {
+export function readHosts(r: Reader, field: Field | undefined, root: Field['key'], services: ReadonlyMap<string, Family> | undefined, defaults: TimingInput): Host[] {
   if (!field) {
     r.report('missing-key', 'the file needs `hosts` (the haproxy hosts traffic is steered to)', root);
     return [];
@@ -30,7 +30,7 @@ export function readHosts(r: Reader, field: Field | undefined, root: Field['key'
   return hosts;
 }
 
-function readHost(r: Reader, entry: Field, services: ReadonlyMap<string, Family>, defaults: TimingInput): Host | undefined {
+function readHost(r: Reader, entry: Field, services: ReadonlyMap<string, Family> | undefined, defaults: TimingInput): Host | undefined {
   const section = r.section(entry.value, entry.path, HOST_KEYS, entry.key);
   if (!section) return undefined;
   const weight = section.take('weight', (f) => r.integer(f.value, f.path, 1, 1000, f.key), DEFAULTS.host.weight);
@@ -56,9 +56,11 @@ function commonAddress(targets: Record<string, ServiceTarget>): IpAddress | unde
   return first && all.every((t) => sameAddress(t.address, first.address)) ? first.address : undefined;
 }
 
-function readTargets(r: Reader, field: Field, services: ReadonlyMap<string, Family>): Record<string, ServiceTarget> | undefined {
+function readTargets(r: Reader, field: Field, services: ReadonlyMap<string, Family> | undefined): Record<string, ServiceTarget> | undefined {
   const entries = r.entries(field.value, field.path, field.key);
   if (!entries) return undefined;
+  // Without usable services there is nothing to hold the targets against; that is reported.
+  if (!services) return undefined;
   const targets: Record<string, ServiceTarget> = {};
   let ok = true;
   for (const entry of entries) {

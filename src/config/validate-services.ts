@@ -11,16 +11,16 @@ export const SERVICE_KEYS = ['interface', 'family', 'protocol', 'external', 'por
 
 /**
  * The valid services in file order, and the family of every service named, valid or not, so
- * hosts are checked against all of them.
+ * hosts are checked against all of them; no families when `services` itself is unusable.
  */
-export function readServices(r: Reader, field: Field | undefined, root: Field['key']): { services: Service[]; families: Map<string, Family> } {
-  const out = { services: [] as Service[], families: new Map<string, Family>() };
+export function readServices(r: Reader, field: Field | undefined, root: Field['key']): { services: Service[]; families?: Map<string, Family> } {
   if (!field) {
     r.report('missing-key', 'the file needs `services` (the frontends clients connect to)', root);
-    return out;
+    return { services: [] };
   }
   const entries = r.entries(field.value, field.path, field.key);
-  if (!entries) return out;
+  if (!entries) return { services: [] };
+  const out = { services: [] as Service[], families: new Map<string, Family>() };
   if (entries.length === 0) r.report('missing-key', '`services` needs at least one service', field.key);
   for (const entry of entries) {
     const nameOk = checkKeyName(r, entry, 'service');
