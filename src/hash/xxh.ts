@@ -18,8 +18,10 @@ export function xxh32String(text: string, seed: number): number {
 }
 
 /** xxh32 of one unsigned 32-bit integer, little-endian. */
+const wordBytes = new Uint8Array(4);
+const wordView = new DataView(wordBytes.buffer);
+
 export function xxh32Word(word: number, seed: number): number {
-  const bytes = new Uint8Array(4);
-  new DataView(bytes.buffer).setUint32(0, word >>> 0, true);
-  return xxh32(bytes, seed);
+  wordView.setUint32(0, word >>> 0, true);
+  return xxh32(wordBytes, seed);
 }

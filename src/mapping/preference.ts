@@ -10,7 +10,7 @@
  *   so that after it goes down every survivor holds its exact share of the smaller set.
  * Deeper entries follow rendezvous order; they are used only when two or more hosts are out.
  */
-import { matchWithCapacities } from './capacity-match.ts';
+import { matchWithCapacities, rankHosts } from './capacity-match.ts';
 import { quotas, score, scoreTable, type ScoreTable } from './scores.ts';
 import type { Algorithm, MappingInput, Mapper, Owners } from './types.ts';
 
@@ -21,13 +21,17 @@ export interface PreferenceLists {
   second: Int32Array;
 }
 
+/** Hosts ranked per bucket up front; deeper proposals fall back to a scan. */
+const RANKING_DEPTH = 3;
+
 export function buildPreferenceLists(input: MappingInput): PreferenceLists {
   const table = scoreTable(input);
   const n = table.names.length;
   const B = input.buckets;
   const share = quotas(B, table.weights);
+  const ranking = rankHosts(table, RANKING_DEPTH);
   const all = Int32Array.from({ length: B }, (_, b) => b);
-  const first = matchWithCapacities(table, all, null, share);
+  const first = matchWithCapacities(table, ranking, all, null, share);
   const second = new Int32Array(B).fill(-1);
   if (n < 2) return { table, first, second };
 
@@ -37,7 +41,7 @@ export function buildPreferenceLists(input: MappingInput): PreferenceLists {
     const own = byFirst[down]!;
     if (own.length === 0) continue;
     const extra = survivorsExtra(B, table.weights, share, down);
-    const picked = matchWithCapacities(table, own, new Int32Array(own.length).fill(down), extra);
+    const picked = matchWithCapacities(table, ranking, own, new Int32Array(own.length).fill(down), extra);
     for (let i = 0; i < own.length; i++) second[own[i]!] = picked[i]!;
   }
   return { table, first, second };

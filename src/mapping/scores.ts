@@ -41,8 +41,7 @@ export function scoreTable(input: MappingInput): ScoreTable {
  */
 export function score(table: ScoreTable, bucket: number, host: number): number {
   const u = combine(table.bucketKeys[bucket]!, table.hostKeys[host]!);
-  if (table.uniform) return u;
-  return Math.log((u + 0.5) / 4294967296) / table.weights[host]!;
+  return table.uniform ? u : Math.log((u + 0.5) / 4294967296) / table.weights[host]!;
 }
 
 /**
