@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { PfsteerError } from '../errors.ts';
 import { checkCommand } from './check.ts';
 import { EXIT } from './exit.ts';
+import { simulateCommand } from './simulate.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -24,6 +25,7 @@ Exit codes:
   ${EXIT.usage}  usage or configuration error (bad arguments, invalid config file)`,
     );
   program.addCommand(checkCommand());
+  program.addCommand(simulateCommand());
   program.command('version').description('print the version').action(() => {
     process.stdout.write(`${pkg.version}\n`);
   });
@@ -31,7 +33,9 @@ Exit codes:
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const program = buildProgram().exitOverride();
+  const program = buildProgram();
+  // Commands added with addCommand() do not inherit these; every level must throw, not exit.
+  for (const command of [program, ...program.commands]) command.exitOverride().showHelpAfterError();
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -49,5 +53,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // A reader that went away (`pfsteer ... | head`) is not an error worth a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+    throw error;
+  });
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -110,7 +110,7 @@ export function ownersFromLists(lists: PreferenceLists, healthy: ReadonlySet<str
 }
 
 export const preference: Algorithm = {
-  name: 'pfsteer',
+  name: 'preference',
   summary: 'balanced preference lists (default): exact shares, minimal movement on health changes',
   build(input: MappingInput): Mapper {
     const lists = buildPreferenceLists(input);
