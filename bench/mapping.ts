@@ -1,0 +1,254 @@
+/**
+ * Mapping quality and speed: every algorithm on the same grid in one run, side by side.
+ * Writes bench/results/mapping.md, mapping.json and mapping.svg.
+ *
+ *   npm run bench:mapping              full grid
+ *   npm run bench:mapping -- --quick   a subset, under a minute
+ */
+import { writeFileSync } from 'node:fs';
+import { buildPartition, bucketOf } from '../src/buckets/partition.ts';
+import { ALGORITHMS, DEFAULT_ALGORITHM } from '../src/mapping/algorithms.ts';
+import { balanceOf, collateralMoves, movedBuckets } from '../src/mapping/measure.ts';
+import type { Algorithm, HostSpec, Owners } from '../src/mapping/types.ts';
+import { renderChart } from './mapping-chart.ts';
+
+const quick = process.argv.includes('--quick');
+const BUCKETS = quick ? [256, 4096] : [256, 1024, 4096, 65536];
+const HOSTS = quick ? [2, 4, 16, 64] : [2, 3, 4, 8, 16, 32, 64];
+const SEED = 0x5eed;
+const ADDED = ['new-a', 'new-b', 'new-c'];
+const REBUILD_REPEATS = quick ? 5 : 9;
+
+export interface Row {
+  algorithm: string;
+  buckets: number;
+  hosts: number;
+  weighted: boolean;
+  allUpMaxDeviation: number;
+  allUpPeakOverMean: number;
+  downMaxDeviation: number;
+  downPeakOverMean: number;
+  downMovedOverMinWorst: number;
+  downMovedOverMinMean: number;
+  returnIdentical: boolean;
+  addMovedOverMinWorst: number;
+  addMovedOverMinMean: number;
+  permutationIdentical: boolean;
+  rebuildMedianMs: number;
+  trafficPeakOverMeanUniform?: number;
+  trafficPeakOverMeanZipf?: number;
+}
+
+function universe(n: number, weighted: boolean): HostSpec[] {
+  const pattern = [1, 1, 2, 4];
+  return Array.from({ length: n }, (_, i) => ({ name: `lb${i + 1}`, weight: weighted ? pattern[i % 4]! : 1 }));
+}
+
+function median(values: number[]): number {
+  const sorted = values.toSorted((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function names(hosts: readonly HostSpec[]): Set<string> {
+  return new Set(hosts.map((h) => h.name));
+}
+
+function same(a: Owners, b: Owners): boolean {
+  return movedBuckets(a, b) === 0;
+}
+
+/** Client traffic per host: each bucket carries the load of the client prefixes it holds. */
+function trafficPeak(owners: Owners, hosts: HostSpec[], bucketLoad: Float64Array): number {
+  const load = new Map<string, number>(hosts.map((h) => [h.name, 0]));
+  owners.forEach((owner, bucket) => {
+    if (owner !== null) load.set(owner, load.get(owner)! + bucketLoad[bucket]!);
+  });
+  const total = [...load.values()].reduce((a, b) => a + b, 0);
+  const weights = hosts.reduce((a, h) => a + h.weight, 0);
+  return Math.max(...hosts.map((h) => load.get(h.name)! / ((total * h.weight) / weights)));
+}
+
+/**
+ * Load per bucket when clients come from 20,000 random /24s, uniformly or with Zipf(1.0)
+ * popularity: prefix bucketing puts whole /16s in one bucket, so popular networks weigh more.
+ */
+function clientLoads(buckets: number): { uniform: Float64Array; zipf: Float64Array } {
+  const partition = buildPartition({ count: buckets, seed: SEED, inetPrefix: 16, inet6Prefix: 19 });
+  const uniform = new Float64Array(buckets);
+  const zipf = new Float64Array(buckets);
+  let state = 12345;
+  const random = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 4294967296;
+  };
+  for (let rank = 1; rank <= 20000; rank++) {
+    const bytes = Uint8Array.of(1 + Math.floor(random() * 222), Math.floor(random() * 256), Math.floor(random() * 256), 0);
+    const bucket = bucketOf(partition, { family: 4, bytes });
+    uniform[bucket]! += 1;
+    zipf[bucket]! += 1 / rank;
+  }
+  return { uniform, zipf };
+}
+
+function measure(algorithm: Algorithm, buckets: number, hosts: HostSpec[], weighted: boolean, loads?: { uniform: Float64Array; zipf: Float64Array }): Row {
+  const input = { hosts, buckets, seed: SEED };
+  const times: number[] = [];
+  let mapper = algorithm.build(input);
+  let all: Owners = [];
+  for (let i = 0; i < REBUILD_REPEATS; i++) {
+    const start = performance.now();
+    mapper = algorithm.build(input);
+    all = mapper.owners(names(hosts));
+    times.push(performance.now() - start);
+  }
+  const allUp = balanceOf(all, hosts);
+
+  let downMaxDeviation = 0;
+  let downPeak = 0;
+  const downRatios: number[] = [];
+  let returnIdentical = true;
+  for (const host of hosts) {
+    const rest = hosts.filter((h) => h !== host);
+    const down = mapper.owners(names(rest));
+    const balance = balanceOf(down, rest);
+    downMaxDeviation = Math.max(downMaxDeviation, balance.maxDeviation);
+    downPeak = Math.max(downPeak, balance.peakOverMean);
+    const minimum = all.filter((owner) => owner === host.name).length;
+    if (minimum > 0) downRatios.push(movedBuckets(all, down) / minimum);
+    returnIdentical &&= same(mapper.owners(names(hosts)), all);
+  }
+
+  const addRatios = ADDED.map((name) => {
+    const grown = [...hosts, { name, weight: 1 }];
+    const after = algorithm.build({ ...input, hosts: grown }).owners(names(grown));
+    const totalWeight = grown.reduce((a, h) => a + h.weight, 0);
+    return movedBuckets(all, after) / (buckets / totalWeight);
+  });
+
+  const reversed = algorithm.build({ ...input, hosts: hosts.toReversed() }).owners(names(hosts));
+  return {
+    algorithm: algorithm.name,
+    buckets,
+    hosts: hosts.length,
+    weighted,
+    allUpMaxDeviation: allUp.maxDeviation,
+    allUpPeakOverMean: allUp.peakOverMean,
+    downMaxDeviation,
+    downPeakOverMean: downPeak,
+    downMovedOverMinWorst: Math.max(...downRatios),
+    downMovedOverMinMean: downRatios.reduce((a, b) => a + b, 0) / downRatios.length,
+    returnIdentical,
+    addMovedOverMinWorst: Math.max(...addRatios),
+    addMovedOverMinMean: addRatios.reduce((a, b) => a + b, 0) / addRatios.length,
+    permutationIdentical: same(reversed, all),
+    rebuildMedianMs: median(times),
+    ...(loads ? { trafficPeakOverMeanUniform: trafficPeak(all, hosts, loads.uniform), trafficPeakOverMeanZipf: trafficPeak(all, hosts, loads.zipf) } : {}),
+  };
+}
+
+const rows: Row[] = [];
+const started = performance.now();
+for (const buckets of BUCKETS) {
+  const loads = clientLoads(buckets);
+  for (const n of HOSTS.filter((n) => n <= buckets / 4)) {
+    for (const weighted of [false, true]) {
+      for (const algorithm of ALGORITHMS) {
+        rows.push(measure(algorithm, buckets, universe(n, weighted), weighted, loads));
+      }
+      process.stderr.write(`\rB=${buckets} N=${n} ${weighted ? 'weighted' : 'equal   '} done, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    }
+  }
+}
+process.stderr.write('\n');
+
+interface Target {
+  name: string;
+  pass: (row: Row) => boolean;
+  show: (row: Row) => string;
+  applies?: (row: Row) => boolean;
+}
+
+const TARGETS: Target[] = [
+  { name: 'all up: every host within 1 bucket of its share', pass: (r) => r.allUpMaxDeviation < 1, show: (r) => r.allUpMaxDeviation.toFixed(2) },
+  { name: 'any one down: every host within 1 bucket of its share', pass: (r) => r.downMaxDeviation < 1, show: (r) => r.downMaxDeviation.toFixed(2) },
+  { name: 'a host down moves exactly its own buckets', pass: (r) => r.downMovedOverMinWorst === 1, show: (r) => r.downMovedOverMinWorst.toFixed(3) },
+  { name: 'return restores the identical mapping', pass: (r) => r.returnIdentical, show: (r) => String(r.returnIdentical) },
+  { name: 'config add moves <= 1.10 x B/(N+1)', pass: (r) => r.addMovedOverMinWorst <= 1.1, show: (r) => r.addMovedOverMinWorst.toFixed(3) },
+  { name: 'host order does not matter', pass: (r) => r.permutationIdentical, show: (r) => String(r.permutationIdentical) },
+  { name: 'rebuild <= 20 ms at B=65536, N=64', pass: (r) => r.rebuildMedianMs <= 20, show: (r) => `${r.rebuildMedianMs.toFixed(2)} ms`, applies: (r) => r.buckets === 65536 && r.hosts === 64 },
+  { name: 'rebuild <= 1 ms at B=256', pass: (r) => r.rebuildMedianMs <= 1, show: (r) => `${r.rebuildMedianMs.toFixed(3)} ms`, applies: (r) => r.buckets === 256 },
+];
+
+function table(title: string, value: (row: Row) => string): string {
+  const algorithms = ALGORITHMS.map((a) => a.name);
+  const lines = [`### ${title}`, '', `| B | N | weights | ${algorithms.join(' | ')} |`, `|---|---|---|${algorithms.map(() => '---').join('|')}|`];
+  const keys = [...new Set(rows.map((r) => `${r.buckets}/${r.hosts}/${r.weighted}`))];
+  for (const key of keys) {
+    const group = rows.filter((r) => `${r.buckets}/${r.hosts}/${r.weighted}` === key);
+    const first = group[0]!;
+    lines.push(`| ${first.buckets} | ${first.hosts} | ${first.weighted ? '1,1,2,4..' : 'equal'} | ${algorithms.map((a) => value(group.find((r) => r.algorithm === a)!)).join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+const defaults = rows.filter((r) => r.algorithm === DEFAULT_ALGORITHM.name);
+const verdicts = TARGETS.map((target) => {
+  const relevant = defaults.filter(target.applies ?? (() => true));
+  const failing = relevant.filter((r) => !target.pass(r));
+  const worst = failing[0] ?? relevant[0];
+  return {
+    target: target.name,
+    pass: relevant.length > 0 && failing.length === 0,
+    run: relevant.length > 0,
+    cases: relevant.length,
+    failing: failing.map((r) => `B=${r.buckets} N=${r.hosts}${r.weighted ? ' weighted' : ''}: ${target.show(r)}`),
+    example: worst ? target.show(worst) : '',
+  };
+});
+
+const report = [
+  '# Mapping benchmark',
+  '',
+  `Run: ${new Date().toISOString()}, Node ${process.version}, ${quick ? 'quick subset' : 'full grid'}, seed ${SEED}, ${((performance.now() - started) / 1000).toFixed(0)} s.`,
+  `Algorithms: ${ALGORITHMS.map((a) => `\`${a.name}\` (${a.summary})`).join('; ')}.`,
+  'Weighted universes repeat weights 1, 1, 2, 4. "Minimum" for a host going down is the buckets it held;',
+  'for a config add it is B/(N+1) (B x w/W for the new host of weight 1). Rebuild is the median of',
+  `${REBUILD_REPEATS} builds plus one full assignment, measured in this process, side by side.`,
+  '',
+  `## Targets for the default (\`${DEFAULT_ALGORITHM.name}\`)`,
+  '',
+  '| target | verdict | cases | failing cases |',
+  '|---|---|---|---|',
+  ...verdicts.map((v) => `| ${v.target} | ${!v.run ? 'not in this grid' : v.pass ? 'PASS' : 'FAIL'} | ${v.cases} | ${v.failing.slice(0, 6).join('; ')}${v.failing.length > 6 ? `; +${v.failing.length - 6} more` : ''} |`),
+  '',
+  '## Measures, algorithms side by side',
+  '',
+  table('All up: max |count - share| (buckets)', (r) => r.allUpMaxDeviation.toFixed(2)),
+  '',
+  table('All up: peak / mean', (r) => r.allUpPeakOverMean.toFixed(3)),
+  '',
+  table('Worst single host down: max |count - share| (buckets)', (r) => r.downMaxDeviation.toFixed(2)),
+  '',
+  table('Worst single host down: peak / mean', (r) => r.downPeakOverMean.toFixed(3)),
+  '',
+  table('Single host down: moved / minimum, worst (mean)', (r) => `${r.downMovedOverMinWorst.toFixed(2)} (${r.downMovedOverMinMean.toFixed(2)})`),
+  '',
+  table('Return after a host was down: identical mapping', (r) => (r.returnIdentical ? 'yes' : 'no')),
+  '',
+  table('Config add of one host: moved / minimum, worst (mean) of 3 names', (r) => `${r.addMovedOverMinWorst.toFixed(2)} (${r.addMovedOverMinMean.toFixed(2)})`),
+  '',
+  table('Same hosts listed in reverse order: identical mapping', (r) => (r.permutationIdentical ? 'yes' : 'no')),
+  '',
+  table('Rebuild, median ms', (r) => r.rebuildMedianMs.toFixed(2)),
+  '',
+  table('Client traffic peak / mean, clients uniform over 20,000 /24s (IPv4 /16 buckets)', (r) => r.trafficPeakOverMeanUniform!.toFixed(3)),
+  '',
+  table('Client traffic peak / mean, Zipf(1) popularity over the same /24s', (r) => r.trafficPeakOverMeanZipf!.toFixed(3)),
+  '',
+].join('\n');
+
+writeFileSync(new URL('results/mapping.md', import.meta.url), report);
+writeFileSync(new URL('results/mapping.json', import.meta.url), `${JSON.stringify({ quick, seed: SEED, verdicts, rows }, null, 1)}\n`);
+writeFileSync(new URL('results/mapping.svg', import.meta.url), renderChart(rows, ALGORITHMS.map((a) => a.name)));
+process.stderr.write(`wrote bench/results/mapping.md, .json, .svg\n`);
+for (const v of verdicts) process.stderr.write(`${!v.run ? 'n/a ' : v.pass ? 'PASS' : 'FAIL'}  ${v.target}${v.pass ? '' : `  (${v.failing.length} failing, e.g. ${v.failing[0]})`}\n`);
