@@ -73,7 +73,8 @@ export class NftDriver implements Driver {
     const args = ['-j', 'list', 'table', 'inet', this.layout.table];
     const r = await this.run(this.config.nft, args);
     if (r.exitCode !== 0) {
-      if (/No such file or directory/.test(r.stderr)) return emptyListing();
+      // nft's own "no such table" (not a missing program, which also says ENOENT).
+      if (/^Error: No such file or directory\nlist table/m.test(r.stderr)) return emptyListing();
       throw new NftCommandError('nft-list', [this.config.nft, ...args], r.exitCode, r.stderr);
     }
     return parseListing(r.stdout, this.layout.table, this.layout.chain);

@@ -109,7 +109,7 @@ test('decode names every problem: missing target, foreign address, split hosts, 
   const web6 = listing.maps.get('svc_web6')!;
   web6.elements.delete(0);
   web.elements.set(1, { address: { family: 4, bytes: new Uint8Array([10, 9, 9, 9]) }, port: 8080 });
-  web.elements.set(2, web.elements.get(2) && { address: config.hosts[1]!.targets.web!.address, port: 8080 });
+  web.elements.set(2, { address: config.hosts[1]!.targets.web!.address, port: 8080 });
   const observed = decodeBuckets(layout, listing, config.hosts);
   assert.match(observed[0]!.problems.join(';'), /service web6: no target/);
   assert.match(observed[1]!.problems.join(';'), /target 10\.9\.9\.9 port 8080 is no configured host's/);
