@@ -116,8 +116,8 @@ export class NftDriver implements Driver {
     return [op, '-f', address.family === 4 ? 'ipv4' : 'ipv6', '--reply-src', formatAddress(address)];
   }
 
-  private async conntrack(op: '-D' | '-L', address: IpAddress): Promise<number> {
-    const args = this.conntrackArgs(op, address);
+  async killStates(address: IpAddress): Promise<number> {
+    const args = this.conntrackArgs('-D', address);
     const r = await this.run(this.config.conntrack, args);
     const m = CONNTRACK_COUNT.exec(r.stderr);
     // conntrack exits 1 when a delete matched nothing; the summary line still says 0.
@@ -125,13 +125,18 @@ export class NftDriver implements Driver {
     return Number(m[1]);
   }
 
-  async killStates(address: IpAddress): Promise<number> {
-    return this.conntrack('-D', address);
-  }
-
+  /**
+   * Flows still carrying traffic: TCP in TIME_WAIT or CLOSE is over (conntrack keeps it for
+   * minutes), so a drain need not wait for it.
+   */
   async countStates(addresses: readonly IpAddress[]): Promise<number> {
     let total = 0;
-    for (const a of addresses) total += await this.conntrack('-L', a);
+    for (const a of addresses) {
+      const args = this.conntrackArgs('-L', a);
+      const r = await this.run(this.config.conntrack, args);
+      if (!CONNTRACK_COUNT.test(r.stderr)) throw new NftCommandError('conntrack', [this.config.conntrack, ...args], r.exitCode, r.stderr);
+      total += r.stdout.split('\n').filter((line) => line !== '' && !/ (TIME_WAIT|CLOSE) /.test(line)).length;
+    }
     return total;
   }
 
