@@ -2,7 +2,7 @@
  * The nft driver: the only part that runs nft and conntrack. Every change is one `nft -f -`
  * batch, which the kernel applies whole or not at all.
  */
-import { execa, type ExecaError } from 'execa';
+import { execa } from 'execa';
 import type { Config, Host } from '../config/model.ts';
 import type { ApplyResult, BucketAssignment, Driver, ObservedBucket } from '../drivers/driver.ts';
 import { PfsteerError } from '../errors.ts';
@@ -42,6 +42,8 @@ export class NftDriver implements Driver {
   private readonly hosts: readonly Host[];
   private readonly config: Config['nft'];
   private ensured = false;
+  /** Applies run one at a time: each batch is computed from a listing the next must not race. */
+  private applying: Promise<unknown> = Promise.resolve();
 
   constructor(config: Config) {
     this.layout = nftLayoutOf(config);
@@ -57,8 +59,9 @@ export class NftDriver implements Driver {
       ...(input === undefined ? {} : { input }),
       env: { LC_ALL: 'C' },
     });
-    if (r.timedOut || r.failed && r.exitCode === undefined) {
-      throw new NftCommandError('nft-exec', argv, r.exitCode, r.stderr, { cause: r as unknown as ExecaError });
+    // A timeout or a program that never ran; a non-zero exit is for the caller to judge.
+    if (r.timedOut || (r.failed && r.exitCode === undefined)) {
+      throw new NftCommandError('nft-exec', argv, r.exitCode, r.stderr, { cause: r });
     }
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   }
@@ -96,7 +99,13 @@ export class NftDriver implements Driver {
     return decodeBuckets(this.layout, await this.list(), this.hosts);
   }
 
-  async apply(assignments: readonly BucketAssignment[]): Promise<ApplyResult[]> {
+  apply(assignments: readonly BucketAssignment[]): Promise<ApplyResult[]> {
+    const next = this.applying.then(() => this.applyNow(assignments));
+    this.applying = next;
+    return next;
+  }
+
+  private async applyNow(assignments: readonly BucketAssignment[]): Promise<ApplyResult[]> {
     try {
       const listing = await this.list();
       const setup = this.setupFor(listing);

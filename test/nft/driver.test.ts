@@ -91,3 +91,26 @@ test('a bucket count change recreates the maps with the new type and refills wha
   assert.deepEqual(observed.map((o) => o.problems), hosts.map(() => []));
   assert.deepEqual(observed.map((o) => o.assignment?.host), hosts);
 });
+
+test('concurrent applies are serialised; a flushed ruleset is reported on every bucket and repaired by the next apply', async () => {
+  const driver = new NftDriver(config);
+  const n = config.buckets.count;
+  const tables = [Array(n).fill('lb1'), Array(n).fill('lb2'), Array(n).fill('lb3')];
+  const results = await Promise.all(tables.map((t) => driver.apply(all(t))));
+  assert.ok(results.flat().every((r) => r.ok));
+  assert.deepEqual((await driver.observe()).map((o) => o.assignment?.host), tables[2]);
+  await lab.exec(ns, ['nft', 'flush', 'ruleset']);
+  const drifted = await driver.observe();
+  assert.ok(drifted.every((o) => o.problems.includes('table inet pfsteer missing')));
+  assert.ok((await driver.apply(all(tables[0]!))).every((r) => r.ok));
+  const repaired = await driver.observe();
+  assert.deepEqual(repaired.map((o) => o.problems), tables[0]!.map(() => []));
+  assert.deepEqual(repaired.map((o) => o.assignment?.host), tables[0]);
+});
+
+test('killStates and countStates on a host with no flows report 0', async () => {
+  const driver = new NftDriver(config);
+  const addr = config.hosts[0]!.targets.web!.address;
+  assert.equal(await driver.killStates(addr), 0);
+  assert.equal(await driver.countStates([addr, config.hosts[0]!.targets.web6!.address]), 0);
+});
