@@ -2,7 +2,7 @@
 import type { Config } from '../../src/config/model.ts';
 import { parseConfig } from '../../src/config/load.ts';
 
-export function nftTestConfig(opts: { table: string; prefix: string[]; buckets?: number; seed?: number }): Config {
+export function nftTestConfig(opts: { table: string; prefix: string[]; buckets?: number; seed?: number; webExternal?: string }): Config {
   const text = `
 buckets:
   count: ${opts.buckets ?? 16}
@@ -18,7 +18,7 @@ daemon:
 services:
   web:
     interface: r0
-    external: [198.51.100.10]
+    external: ${opts.webExternal ?? '[198.51.100.10]'}
     ports: [80]
   web6:
     interface: r0

@@ -114,3 +114,14 @@ test('killStates and countStates on a host with no flows report 0', async () => 
   assert.equal(await driver.killStates(addr), 0);
   assert.equal(await driver.countStates([addr, config.hosts[0]!.targets.web6!.address]), 0);
 });
+
+test('a service on a pf-style table matches a set in pfsteer\'s table that the operator fills and pfsteer keeps', async () => {
+  const named = nftTestConfig({ table: 'pfsteer_set', prefix: ['ip', 'netns', 'exec', ns], webExternal: '<haproxy-ext>' });
+  const driver = new NftDriver(named);
+  assert.ok((await driver.apply([assignmentOf(0, 'lb1')])).every((r) => r.ok));
+  await lab.exec(ns, ['nft', 'add', 'element', 'inet', 'pfsteer_set', 'ext_haproxy_hext', '{ 198.51.100.0/28 }']);
+  assert.ok((await new NftDriver(named).apply([assignmentOf(1, 'lb2')])).every((r) => r.ok));
+  const listed = await lab.exec(ns, ['nft', 'list', 'table', 'inet', 'pfsteer_set']);
+  assert.match(listed, /ip daddr @ext_haproxy_hext tcp dport 80 ct mark set jhash/);
+  assert.match(listed, /198\.51\.100\.0\/28/);
+});
