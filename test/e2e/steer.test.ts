@@ -153,3 +153,16 @@ test('two routers given the same config and assignments hold identical maps (a C
   const list = (ns: string) => bed.lab.exec(ns, ['nft', '-j', 'list', 'table', 'inet', 'pfsteer']);
   assert.equal(strip(await list(second)), strip(await list(bed.router)));
 });
+
+test("lb3's haproxy killed: its clients are refused until its buckets move, then every client is answered by lb1 or lb2", async () => {
+  await steer(base);
+  const lb3 = bed.backends[2]!;
+  await bed.killHaproxy(lb3);
+  assert.equal(await bed.monitor(lb3), 0);
+  const lb3Clients = clients.filter((c) => predicted(base, c) === 'lb3');
+  const refused = await bed.requests(lb3Clients.slice(0, 40).map((s) => web(s)));
+  assert.deepEqual([...new Set(refused.map((r) => r.error))], ['ECONNREFUSED']);
+  await steer(base.map((h, b) => (h === 'lb3' ? (b % 2 === 0 ? 'lb1' : 'lb2') : h)));
+  const got = await reach(clients);
+  assert.deepEqual([...new Set(lb3Clients.map((c) => got.get(c)))].sort(), ['lb1', 'lb2']);
+});

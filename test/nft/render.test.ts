@@ -148,3 +148,12 @@ test('parse reads nft 1.0.6 JSON (captured) and rejects what is not nft JSON', (
   assert.throws(() => parseListing('table inet x {', 'pfsteer', 'steer'), { code: 'nft-parse' });
   assert.throws(() => parseListing('{"nftables":[{"map":{"family":"inet","table":"pfsteer","name":"m","elem":[["x","10.0.0.1"]]}}]}', 'pfsteer', 'steer'), { code: 'nft-parse' });
 });
+
+test('layout refuses a multi-port service where some hosts give a port and some do not', () => {
+  const mixed = {
+    ...config,
+    services: config.services.map((s) => (s.name === 'web' ? { ...s, ports: [80, 443] } : s)),
+    hosts: config.hosts.map((h) => (h.name === 'lb2' ? { ...h, targets: { ...h.targets, web: { address: h.targets.web!.address } } } : h)),
+  };
+  assert.throws(() => nftLayoutOf(mixed), { code: 'nft-mixed-ports' });
+});
