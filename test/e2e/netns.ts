@@ -4,6 +4,7 @@
  * made even when a test failed half-way. Missing capabilities fail loudly: a suite that cannot
  * run must not pass.
  */
+import { execFileSync } from 'node:child_process';
 import { execa } from 'execa';
 
 export class NetnsUnavailable extends Error {}
@@ -26,6 +27,19 @@ export async function sh(argv: string[], input?: string): Promise<string> {
 }
 
 let counter = 0;
+const live = new Set<Lab>();
+
+/**
+ * Last resort when the test process ends without `destroy` (an interrupt, a crash): kill what was
+ * started and delete the namespaces synchronously, the only way possible in an exit handler.
+ */
+function cleanUpAtExit(): void {
+  for (const lab of live) lab.destroySync();
+}
+process.once('exit', cleanUpAtExit);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
+}
 
 /** A set of namespaces torn down together. */
 export class Lab {
@@ -35,6 +49,7 @@ export class Lab {
 
   constructor(tag: string) {
     this.prefix = `pfs${tag}${process.pid}x${counter++}`;
+    live.add(this);
   }
 
   async netns(role: string): Promise<string> {
@@ -59,7 +74,26 @@ export class Lab {
     if (pid !== undefined) this.pids.push(pid);
   }
 
+  destroySync(): void {
+    for (const pid of this.pids.splice(0)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const name of this.made.splice(0).reverse()) {
+      try {
+        execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+    live.delete(this);
+  }
+
   async destroy(): Promise<void> {
+    live.delete(this);
     for (const pid of this.pids.splice(0)) {
       try {
         process.kill(pid, 'SIGKILL');
