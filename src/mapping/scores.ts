@@ -1,0 +1,70 @@
+/**
+ * Rendezvous scores shared by the default mapping and the HRW-based references. Hosts are
+ * sorted by name first, so no result depends on the order the config lists them in.
+ */
+import { combine } from '../hash/combine.ts';
+import { xxh32String, xxh32Word } from '../hash/xxh.ts';
+import type { HostSpec, MappingInput } from './types.ts';
+
+export interface ScoreTable {
+  hosts: HostSpec[];
+  names: string[];
+  weights: Float64Array;
+  hostKeys: Uint32Array;
+  bucketKeys: Uint32Array;
+  /** All weights equal: the raw hash orders hosts exactly as the weighted score would. */
+  uniform: boolean;
+}
+
+export function sortHosts(hosts: readonly HostSpec[]): HostSpec[] {
+  return [...hosts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function scoreTable(input: MappingInput): ScoreTable {
+  const hosts = sortHosts(input.hosts);
+  const bucketKeys = new Uint32Array(input.buckets);
+  for (let b = 0; b < input.buckets; b++) bucketKeys[b] = xxh32Word(b, input.seed);
+  const weights = Float64Array.from(hosts, (h) => h.weight);
+  return {
+    hosts,
+    names: hosts.map((h) => h.name),
+    weights,
+    hostKeys: Uint32Array.from(hosts, (h) => xxh32String(h.name, input.seed)),
+    bucketKeys,
+    uniform: weights.every((w) => w === weights[0]),
+  };
+}
+
+/**
+ * Higher is better. Weighted rendezvous in its logarithmic form: ln(u)/w with u uniform in
+ * (0,1), so a host's chance to win a bucket is proportional to its weight.
+ */
+export function score(table: ScoreTable, bucket: number, host: number): number {
+  const u = combine(table.bucketKeys[bucket]!, table.hostKeys[host]!);
+  if (table.uniform) return u;
+  return Math.log((u + 0.5) / 4294967296) / table.weights[host]!;
+}
+
+/**
+ * Exact integer shares of `total` proportional to `weights` (largest remainder; ties go to the
+ * lower index, which is name order). Each share is the floor or the ceiling of the exact one.
+ */
+export function quotas(total: number, weights: ArrayLike<number>, include: (i: number) => boolean = () => true): Int32Array {
+  const n = weights.length;
+  const out = new Int32Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) if (include(i)) sum += weights[i]!;
+  if (sum === 0) return out;
+  const remainders: Array<[number, number]> = [];
+  let given = 0;
+  for (let i = 0; i < n; i++) {
+    if (!include(i)) continue;
+    const exact = (total * weights[i]!) / sum;
+    out[i] = Math.floor(exact);
+    given += out[i]!;
+    remainders.push([exact - out[i]!, i]);
+  }
+  remainders.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (let k = 0; k < total - given; k++) out[remainders[k]![1]]! += 1;
+  return out;
+}
