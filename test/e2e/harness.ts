@@ -137,7 +137,22 @@ export class Testbed {
       this.backends.push(b);
       await this.startBackend(b);
     }
+    await this.warmUp();
     return this;
+  }
+
+  /**
+   * One exchange across every link and family so neighbour discovery is done before a test
+   * counts failures: a SYN lost to an unresolved neighbour costs a full retransmit second.
+   */
+  private async warmUp(): Promise<void> {
+    const curl = (ns: string, url: string) =>
+      execa('ip', ['netns', 'exec', ns, 'curl', '-s', '-o', '/dev/null', '--max-time', '2', url], { reject: false });
+    await Promise.all([
+      curl(this.router, 'http://10.100.0.1:9/'),
+      curl(this.router, 'http://[2001:db8:c::1]:9/'),
+      ...this.backends.flatMap((b) => [curl(this.router, `http://${b.v4}:8081/haproxy_check`), curl(this.router, `http://[${b.v6}]:80/`)]),
+    ]);
   }
 
   private spawn(ns: string, argv: string[]): ResultPromise {
@@ -222,7 +237,7 @@ export function v6Clients(count: number, from = 0): string[] {
   return Array.from({ length: count }, (_, i) => `2001:db8:100:${(i + from).toString(16)}::${((((i + from) * 2654435761) >>> 16) | 1).toString(16)}`);
 }
 
-export function web(src: string, path = '/', timeout = 3000): ClientRequest {
+export function web(src: string, path = '/', timeout = 5000): ClientRequest {
   const v6 = src.includes(':');
   return { src, dst: v6 ? VIP6 : VIP4, port: 80, path, timeout };
 }
