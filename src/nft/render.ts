@@ -6,8 +6,8 @@
  *   iifname "em0" ip daddr {...} tcp dport {...}
  *     ct mark set jhash ip saddr mod B seed S dnat ip to ct mark map @svc_web
  * The bucket lives in ct mark so conntrack can show and filter it; only map elements change at
- * run time. `type mark` maps are used rather than `typeof jhash ...`, which nft 1.0.6 cannot list
- * as text.
+ * run time. `type mark` maps are used rather than `typeof jhash ...` ones, whose text listing
+ * crashes nft 1.0.6 (and with it the operator's `nft list ruleset`).
  */
 import type { BucketAssignment } from '../drivers/driver.ts';
 import { formatAddress, formatCidr, sameAddress } from '../net/address.ts';
