@@ -1,0 +1,244 @@
+/**
+ * The reconcile loop: keeps what the filter holds equal to the plan. It loads only buckets
+ * that differ, coalesces bursts of events into one pass, retries failed buckets with backoff
+ * (a failed bucket is left as the driver left it: old or new, never half), and re-reads the
+ * filter periodically to repair changes made behind its back.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config/model.ts';
+import type { BucketAssignment, Driver } from '../drivers/driver.ts';
+import type { HostState } from '../health/types.ts';
+import type { Mapper } from '../mapping/types.ts';
+import { sameAssignment } from '../drivers/assignments.ts';
+import type { Metrics } from './metrics.ts';
+import { plan, summarizeMoves, type Plan } from './plan.ts';
+
+export interface ReconcilerSetup {
+  config: Config;
+  mapper: Mapper;
+  driver: Driver;
+}
+
+export interface ReconcilerOptions extends ReconcilerSetup {
+  logger: Logger;
+  metrics: Metrics;
+  states: () => ReadonlyMap<string, HostState>;
+  drained: () => ReadonlySet<string>;
+}
+
+export interface ApplyRecord {
+  at: number;
+  loaded: number;
+  failed: number;
+  moves: string;
+  ms: number;
+}
+
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 30_000;
+
+export class Reconciler {
+  #setup: ReconcilerSetup;
+  readonly #options: ReconcilerOptions;
+  /** What the filter holds, as last read or successfully loaded. */
+  readonly #applied = new Map<number, BucketAssignment>();
+  #coalesceTimer: NodeJS.Timeout | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #driftTimer: NodeJS.Timeout | undefined;
+  #retryDelay = RETRY_FIRST_MS;
+  #pendingRetries = 0;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #waiters: Array<() => void> = [];
+  #closed = false;
+  lastApply: ApplyRecord | undefined;
+  lastError: { at: number; message: string } | undefined;
+  loads = 0;
+  driftRepairs = 0;
+
+  constructor(options: ReconcilerOptions) {
+    this.#options = options;
+    this.#setup = { config: options.config, mapper: options.mapper, driver: options.driver };
+  }
+
+  get config(): Config {
+    return this.#setup.config;
+  }
+
+  get pendingRetries(): number {
+    return this.#pendingRetries;
+  }
+
+  /** Owner per bucket as the filter holds it (undefined where unknown). */
+  owners(): Array<string | null | undefined> {
+    return Array.from({ length: this.#setup.config.buckets.count }, (_, b) => this.#applied.get(b)?.host);
+  }
+
+  /** Reads the filter and takes what it holds as the starting point; nothing is flushed. */
+  async adopt(): Promise<number> {
+    const observed = await this.#setup.driver.observe();
+    this.#applied.clear();
+    for (const bucket of observed) {
+      if (bucket.assignment && bucket.problems.length === 0) this.#applied.set(bucket.bucket, bucket.assignment);
+    }
+    return this.#applied.size;
+  }
+
+  /** A new config (reload): the next pass loads only what the new layout changes. */
+  replace(setup: ReconcilerSetup): void {
+    const driverChanged = setup.driver !== this.#setup.driver;
+    this.#setup = setup;
+    if (driverChanged) this.#applied.clear();
+  }
+
+  startDrift(intervalMs: number): void {
+    clearInterval(this.#driftTimer);
+    this.#driftTimer = setInterval(() => void this.repairDrift(), intervalMs);
+    this.#driftTimer.unref();
+  }
+
+  /** Asks for a pass soon; events closer than `coalesce` share one. */
+  schedule(): void {
+    if (this.#closed || this.#coalesceTimer) return;
+    this.#coalesceTimer = setTimeout(() => {
+      this.#coalesceTimer = undefined;
+      void this.run();
+    }, this.#setup.config.daemon.coalesce);
+  }
+
+  /** Runs a pass now, or right after the running one; resolves when a pass begun after the call ends. */
+  run(): Promise<void> {
+    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
+    if (this.#running) {
+      this.#again = true;
+      return done;
+    }
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined;
+    });
+    return done;
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#again = false;
+      const waiters = this.#waiters.splice(0);
+      try {
+        await this.#pass();
+      } catch (error) {
+        this.#recordError('plan', error);
+      }
+      for (const resolve of waiters) resolve();
+    } while (this.#again && !this.#closed);
+  }
+
+  #plan(): Plan {
+    const { config, mapper } = this.#setup;
+    return plan({ config, mapper, states: this.#options.states(), drained: this.#options.drained(), applied: this.#applied });
+  }
+
+  async #pass(): Promise<void> {
+    if (this.#closed) return;
+    const { logger, metrics } = this.#options;
+    const planned = this.#plan();
+    if (planned.changes.length === 0) return;
+    const started = performance.now();
+    const results = await this.#setup.driver.apply(planned.changes);
+    let failed = 0;
+    results.forEach((result, i) => {
+      const change = planned.changes[i]!;
+      if (result.ok) {
+        this.#applied.set(change.bucket, change);
+        metrics.anchorLoads.inc({ outcome: 'ok' });
+      } else {
+        failed++;
+        // Unknown until a retry succeeds: the next plan includes it again.
+        this.#applied.delete(change.bucket);
+        metrics.anchorLoads.inc({ outcome: 'failed' });
+        this.#recordError('apply', result.error);
+      }
+    });
+    const ms = performance.now() - started;
+    this.loads += results.length;
+    metrics.applyDuration.observe(ms / 1000);
+    const moves = summarizeMoves(planned.moves);
+    this.lastApply = { at: Date.now(), loaded: results.length - failed, failed, moves, ms };
+    logger.info({ loaded: results.length - failed, failed, buckets: planned.changes.map((c) => c.bucket), moves, ms: Math.round(ms), allDown: planned.allDown }, 'applied');
+    this.#updateBucketGauge();
+    this.#pendingRetries = failed;
+    metrics.pendingRetries.set(failed);
+    if (failed > 0) this.#retryLater();
+    else this.#retryDelay = RETRY_FIRST_MS;
+  }
+
+  #retryLater(): void {
+    if (this.#retryTimer || this.#closed) return;
+    const delay = this.#retryDelay;
+    this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
+    this.#options.logger.warn({ retryInMs: delay, pending: this.#pendingRetries }, 'some buckets failed to load; retrying');
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.run();
+    }, delay);
+  }
+
+  /** Re-reads the filter; every bucket that differs from what was applied is repaired. */
+  async repairDrift(): Promise<number> {
+    if (this.#closed) return 0;
+    let observed;
+    try {
+      observed = await this.#setup.driver.observe();
+    } catch (error) {
+      this.#recordError('observe', error);
+      return 0;
+    }
+    let drifted = 0;
+    const seen = new Set<number>();
+    for (const bucket of observed) {
+      seen.add(bucket.bucket);
+      const known = this.#applied.get(bucket.bucket);
+      const clean = bucket.problems.length === 0 && bucket.assignment !== undefined;
+      if (known && (!clean || !sameAssignment(known, bucket.assignment))) {
+        drifted++;
+        this.#applied.delete(bucket.bucket);
+        this.#options.logger.warn({ bucket: bucket.bucket, problems: bucket.problems, expected: known.host, found: bucket.assignment?.host }, 'drift: bucket changed behind pfsteer');
+      }
+    }
+    for (const bucket of [...this.#applied.keys()]) {
+      if (!seen.has(bucket)) {
+        drifted++;
+        this.#applied.delete(bucket);
+        this.#options.logger.warn({ bucket }, 'drift: bucket missing from the filter');
+      }
+    }
+    if (drifted > 0) {
+      this.driftRepairs += drifted;
+      this.#options.metrics.driftRepairs.inc(drifted);
+      await this.run();
+    }
+    return drifted;
+  }
+
+  #updateBucketGauge(): void {
+    const counts = new Map<string, number>(this.#setup.config.hosts.map((h) => [h.name, 0]));
+    for (const assignment of this.#applied.values()) {
+      if (assignment.host !== null) counts.set(assignment.host, (counts.get(assignment.host) ?? 0) + 1);
+    }
+    for (const [host, count] of counts) this.#options.metrics.bucketsPerHost.set({ host }, count);
+  }
+
+  #recordError(operation: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.lastError = { at: Date.now(), message };
+    this.#options.metrics.driverErrors.inc({ operation });
+    this.#options.logger.error({ operation, err: error }, `${operation} failed: ${message}`);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#coalesceTimer);
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#driftTimer);
+    await this.#running;
+  }
+}
