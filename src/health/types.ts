@@ -38,3 +38,17 @@ export interface HostStatus {
   state: HostState;
   checks: CheckStatus[];
 }
+
+/**
+ * The health engine as the daemon uses it: checks run on their own timers from start() until
+ * close(); every host verdict change reaches the transition listeners.
+ */
+export interface HealthEngine {
+  start(): void;
+  states(): ReadonlyMap<string, HostState>;
+  status(): HostStatus[];
+  onTransition(listener: (transition: HostTransition) => void): void;
+  /** Reload: new hosts and checks; unchanged checks keep their state. */
+  update(hosts: readonly import('../config/model.ts').Host[]): void;
+  close(): Promise<void>;
+}
