@@ -8,6 +8,9 @@ import { PfsteerError } from '../errors.ts';
 import { checkCommand } from './check.ts';
 import { EXIT } from './exit.ts';
 import { simulateCommand } from './simulate.ts';
+import { daemonRunCommand } from './run.ts';
+import { statusCommand } from './status.ts';
+import { drainCommand, undrainCommand } from './drain.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -25,6 +28,10 @@ Exit codes:
   ${EXIT.usage}  usage or configuration error (bad arguments, invalid config file)`,
     );
   program.addCommand(checkCommand());
+  program.addCommand(daemonRunCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(drainCommand());
+  program.addCommand(undrainCommand());
   program.addCommand(simulateCommand());
   program.command('version').description('print the version').action(() => {
     process.stdout.write(`${pkg.version}\n`);

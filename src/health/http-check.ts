@@ -1,0 +1,61 @@
+/**
+ * HTTP(S) check with undici: connects to the configured address (not DNS), sends the Host
+ * header and SNI name of the check, never follows redirects, and by default opens a fresh
+ * connection each time so the TLS handshake is part of what is checked.
+ */
+import { readFileSync } from 'node:fs';
+import { Client } from 'undici';
+import type { HttpCheck } from '../config/model.ts';
+import { formatAddress } from '../net/address.ts';
+import { networkCode } from './codes.ts';
+import type { CheckResult } from './types.ts';
+
+const BODY_LIMIT = 64 * 1024;
+
+function originOf(check: HttpCheck): string {
+  const host = check.address.family === 6 ? `[${formatAddress(check.address)}]` : formatAddress(check.address);
+  return `${check.type}://${host}:${check.port}`;
+}
+
+function tlsOptions(check: HttpCheck) {
+  if (check.type !== 'https') return undefined;
+  return {
+    rejectUnauthorized: check.tlsVerify,
+    ...(check.host !== undefined ? { servername: check.host } : {}),
+    ...(check.ca !== undefined ? { ca: readFileSync(check.ca) } : {}),
+    ...(check.clientCert ? { cert: readFileSync(check.clientCert.cert), key: readFileSync(check.clientCert.key) } : {}),
+  };
+}
+
+export async function runHttpCheck(check: HttpCheck, signal: AbortSignal, reuse?: Client): Promise<CheckResult> {
+  const started = performance.now();
+  const done = (ok: boolean, code: string, detail: string): CheckResult => ({ ok, code, detail, ms: performance.now() - started });
+  let client: Client | undefined;
+  try {
+    const tls = tlsOptions(check);
+    client = reuse ?? new Client(originOf(check), { ...(tls ? { connect: tls } : {}), pipelining: 0 });
+    const response = await client.request({
+      method: check.method as 'GET',
+      path: check.path,
+      headers: { host: check.host ?? formatAddress(check.address), 'user-agent': 'pfsteer-check' },
+      signal,
+    });
+    let body = '';
+    for await (const chunk of response.body) {
+      if (body.length < BODY_LIMIT) body += (chunk as Buffer).toString('utf8');
+    }
+    if (!check.expectStatus.includes(response.statusCode)) {
+      return done(false, 'http-status', `status ${response.statusCode}, expected ${check.expectStatus.join(' or ')}`);
+    }
+    if (check.expectBody !== undefined && !body.includes(check.expectBody)) {
+      return done(false, 'http-body', `status ${response.statusCode} but the body lacks ${JSON.stringify(check.expectBody)}`);
+    }
+    return done(true, 'ok', `status ${response.statusCode}`);
+  } catch (error) {
+    if (signal.aborted) return done(false, 'timeout', `no answer within ${check.timeout} ms`);
+    const cause = ((error as Error).cause ?? error) as NodeJS.ErrnoException;
+    return done(false, networkCode(cause), cause.message ?? String(error));
+  } finally {
+    if (client && client !== reuse) await client.destroy().catch(() => undefined);
+  }
+}
