@@ -43,8 +43,13 @@ export class Reader {
     this.issues.push({ code, message, pos: this.#lines.linePos(offset) });
   }
 
+  /** The node an alias points to; an alias to no anchor is reported and kept for its position. */
   resolve(node: ValueNode | undefined): ValueNode {
-    if (node && isAlias(node)) return node.resolve(this.#doc) ?? null;
+    if (node && isAlias(node)) {
+      const target = node.resolve(this.#doc);
+      if (target) return target;
+      this.report('unknown-alias', `*${node.source} refers to no anchor &${node.source} defined before it`, node);
+    }
     return node ?? null;
   }
 
@@ -196,6 +201,7 @@ export function kindOf(node: ValueNode | undefined): string {
     if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
     return String(value);
   }
+  if (isAlias(node)) return `the alias *${node.source}`;
   return 'an unsupported YAML node';
 }
 

@@ -49,10 +49,12 @@ export function serializeConfig(config: Config): string {
       coalesce: formatDuration(config.daemon.coalesce),
       ...(config.daemon.startupGrace === undefined ? {} : { startup_grace: formatDuration(config.daemon.startupGrace) }),
     },
-    services: Object.fromEntries(config.services.map((s) => [s.name, service(s)])),
-    hosts: Object.fromEntries(config.hosts.map((h) => [h.name, host(h, config.defaults)])),
+    // Maps keep file order; an object would move names such as `0` to the front.
+    services: new Map(config.services.map((s) => [s.name, service(s)])),
+    hosts: new Map(config.hosts.map((h) => [h.name, host(h, config.defaults)])),
   };
-  return stringify(doc, { lineWidth: 0 });
+  // Block scalars drop a line of only spaces (` \n` reads back as `\n`); quoted strings keep it.
+  return stringify(doc, { lineWidth: 0, blockQuote: false });
 }
 
 function timing(t: CheckTiming): Yaml {

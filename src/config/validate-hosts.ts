@@ -61,7 +61,7 @@ function readTargets(r: Reader, field: Field, services: ReadonlyMap<string, Fami
   if (!entries) return undefined;
   // Without usable services there is nothing to hold the targets against; that is reported.
   if (!services) return undefined;
-  const targets: Record<string, ServiceTarget> = {};
+  const targets: [string, ServiceTarget][] = [];
   let ok = true;
   for (const entry of entries) {
     const family = services.get(entry.name);
@@ -86,14 +86,14 @@ function readTargets(r: Reader, field: Field, services: ReadonlyMap<string, Fami
       ok = false;
       continue;
     }
-    targets[entry.name] = endpoint.port === undefined ? { address: endpoint.address } : { address: endpoint.address, port: endpoint.port };
+    targets.push([entry.name, endpoint.port === undefined ? { address: endpoint.address } : { address: endpoint.address, port: endpoint.port }]);
   }
-  const missing = [...services.keys()].filter((name) => !(name in targets) && !entries.some((e) => e.name === name));
+  const missing = [...services.keys()].filter((name) => !entries.some((e) => e.name === name));
   if (missing.length > 0) {
     r.report('missing-target', `\`${field.path}\` gives no address for service ${missing.map((m) => `\`${m}\``).join(', ')}; every host needs one per service`, field.key);
     ok = false;
   }
-  return ok ? targets : undefined;
+  return ok ? Object.fromEntries(targets) : undefined;
 }
 
 /** `on_up: [prog, arg]` or `on_up: {command: [prog, arg], timeout: 5s, env: {...}}`. */

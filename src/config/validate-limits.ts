@@ -13,6 +13,13 @@ export function tableEntries(config: Pick<Config, 'buckets' | 'services'>): numb
   return entries;
 }
 
+function prefixes(config: Pick<Config, 'buckets' | 'services'>): string {
+  const out: string[] = [];
+  if (config.services.some((s) => s.family === 'inet')) out.push(`IPv4 in /${config.buckets.inetPrefix} prefixes`);
+  if (config.services.some((s) => s.family === 'inet6')) out.push(`2000::/3 in /${config.buckets.inet6Prefix} prefixes`);
+  return out.join(', ');
+}
+
 export function tablesNeeded(config: Pick<Config, 'buckets' | 'services'>): number {
   return config.buckets.count * new Set(config.services.map((s) => s.family)).size;
 }
@@ -24,7 +31,7 @@ export function checkPfLimits(r: Reader, config: Config, buckets: Section | unde
     const at = buckets?.get('inet_prefix') ?? buckets?.get('inet6_prefix') ?? pf?.get('table_entries_limit');
     r.report(
       'table-entries-limit',
-      `the bucket tables need ${entries} entries (inet /${config.buckets.inetPrefix}, inet6 /${config.buckets.inet6Prefix} within 2000::/3) but pf allows ${config.pf.tableEntriesLimit}; ` +
+      `the bucket tables need ${entries} entries (${prefixes(config)}) but pf allows ${config.pf.tableEntriesLimit}; ` +
         'use shorter prefixes, or raise `set limit table-entries` in pf.conf and `pf.table_entries_limit` here',
       at?.value,
       at?.key ?? buckets?.node ?? root.node,

@@ -129,7 +129,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 export function readEnv(r: Reader, field: Field): Record<string, string> | undefined {
   const entries = r.entries(field.value, field.path);
   if (!entries) return undefined;
-  const env: Record<string, string> = {};
+  const env: [string, string][] = [];
   let ok = true;
   for (const entry of entries) {
     if (!ENV_NAME.test(entry.name)) {
@@ -142,7 +142,8 @@ export function readEnv(r: Reader, field: Field): Record<string, string> | undef
     else if (value.includes('\0')) {
       r.report('bad-value', `expected \`${entry.path}\` without NUL characters`, entry.value);
       ok = false;
-    } else env[entry.name] = value;
+    } else env.push([entry.name, value]);
   }
-  return ok ? env : undefined;
+  // fromEntries makes own properties even of names like __proto__.
+  return ok ? Object.fromEntries(env) : undefined;
 }
