@@ -24,7 +24,7 @@ export function buildProgram(): Command {
       `
 Exit codes:
   ${EXIT.ok}  success
-  ${EXIT.failure}  runtime failure (pfctl failed, a probed host is down, a drain wait timed out)
+  ${EXIT.failure}  runtime failure (the driver failed, the daemon is unreachable, a drain wait timed out)
   ${EXIT.usage}  usage or configuration error (bad arguments, invalid config file)`,
     );
   program.addCommand(checkCommand());
