@@ -8,6 +8,7 @@ import { PfsteerError } from '../errors.ts';
 import { checkCommand } from './check.ts';
 import { EXIT } from './exit.ts';
 import { simulateCommand } from './simulate.ts';
+import { planCommand } from './plan.ts';
 import { daemonRunCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 import { drainCommand, undrainCommand } from './drain.ts';
@@ -32,6 +33,7 @@ Exit codes:
   program.addCommand(statusCommand());
   program.addCommand(drainCommand());
   program.addCommand(undrainCommand());
+  program.addCommand(planCommand());
   program.addCommand(simulateCommand());
   program.command('version').description('print the version').action(() => {
     process.stdout.write(`${pkg.version}\n`);
