@@ -93,6 +93,8 @@ export class Daemon {
       else this.#logger.warn({ host }, 'state file drains a host the config no longer has; ignored');
     }
     for (const host of config.hosts) this.metrics.hostDrained.set({ host: host.name }, this.#drained.has(host.name) ? 1 : 0);
+    // A layout pf cannot hold would fail bucket by bucket; refuse it whole, before loading any.
+    await this.#driver.prepare?.();
     try {
       const adopted = await this.#reconciler.adopt();
       this.#logger.info({ adopted, buckets: config.buckets.count, driver: config.driver }, 'read what the filter holds');
@@ -219,6 +221,13 @@ export class Daemon {
     }
     const oldDriver = this.#driver;
     const driver = this.#parts.createDriver(config, this.#logger);
+    try {
+      await driver.prepare?.();
+    } catch (error) {
+      await driver.close();
+      this.#logger.error({ err: error }, 'reload rejected: the filter cannot hold the new layout; the old one keeps running');
+      return { ok: false, issues: [{ message: error instanceof Error ? error.message : String(error) }] };
+    }
     this.#config = config;
     this.#driver = driver;
     for (const name of [...this.#drained]) if (!config.hosts.some((h) => h.name === name)) this.#drained.delete(name);

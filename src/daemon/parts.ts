@@ -3,9 +3,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/model.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { MemoryDriver } from '../drivers/memory.ts';
-import { PfsteerError } from '../errors.ts';
 import { HealthMonitor } from '../health/monitor.ts';
 import { NftDriver } from '../nft/driver.ts';
+import { PfDriver } from '../pf/driver.ts';
 import type { DaemonParts } from './daemon.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -16,7 +16,7 @@ export function createDriver(config: Config): Driver {
     case 'memory':
       return new MemoryDriver();
     case 'pf':
-      throw new PfsteerError('driver-unavailable', 'the pf driver is not part of this build yet; use driver: nft or memory');
+      return new PfDriver(config);
   }
 }
 

@@ -187,7 +187,7 @@ export class Reconciler {
     if (this.#closed) return 0;
     let observed;
     try {
-      observed = await this.#setup.driver.observe();
+      observed = await this.#setup.driver.observe({ tables: false });
     } catch (error) {
       this.#recordError('observe', error);
       return 0;

@@ -29,6 +29,16 @@ export interface ObservedBucket {
   assignment?: BucketAssignment;
   /** Everything that differs from what this layout would render, by name; empty when clean. */
   problems: string[];
+  /** Rule counters summed over the bucket, where the filter keeps them (pf). */
+  counters?: { evaluations: number; packets: number; bytes: number; states: number };
+}
+
+export interface ObserveOptions {
+  /**
+   * Also read table contents (default true). Periodic drift checks skip them: tables are
+   * constant and reading them triples the calls.
+   */
+  tables?: boolean;
 }
 
 export interface ApplyResult {
@@ -40,7 +50,9 @@ export interface ApplyResult {
 export interface Driver {
   readonly kind: 'pf' | 'nft' | 'memory';
   /** Read every bucket the filter holds under pfsteer's name. */
-  observe(): Promise<ObservedBucket[]>;
+  observe(options?: ObserveOptions): Promise<ObservedBucket[]>;
+  /** Refuses, before anything is loaded, a layout the filter's limits cannot hold. */
+  prepare?(): Promise<void>;
   /** Load each assignment atomically per bucket; one result per assignment, in order. */
   apply(assignments: readonly BucketAssignment[]): Promise<ApplyResult[]>;
   /** Kill filter states whose redirect target is `address`; returns how many went. */

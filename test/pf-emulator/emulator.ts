@@ -1,0 +1,119 @@
+/**
+ * The test side of the pf emulator: a fresh emulated pf in a temporary folder, with what tests
+ * need beyond pfctl: the main ruleset, routing answers for packets (which also open states, as a
+ * connection would), the call log, fault injection.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { IpAddress } from '../../src/net/address.ts';
+import { formatAddress } from '../../src/net/address.ts';
+import type { Os } from './grammar.ts';
+import { parseRuleset } from './grammar.ts';
+import type { Packet, RouteAnswer } from './ruleset.ts';
+import { evaluate } from './ruleset.ts';
+import type { CallRecord, Faults, PfMemory } from './store.ts';
+import { emptyMemory, Store } from './store.ts';
+
+export const PFCTL_EMULATOR = fileURLToPath(new URL('./pfctl.ts', import.meta.url));
+
+export class PfEmulator {
+  readonly dir: string;
+  readonly pfctl = PFCTL_EMULATOR;
+  readonly store: Store;
+
+  constructor(os: Os = 'freebsd', dir = mkdtempSync(join(tmpdir(), 'pfsteer-pf-'))) {
+    this.dir = dir;
+    this.store = new Store(dir);
+    this.store.update((m) => Object.assign(m, emptyMemory(os), { main: m.main }));
+  }
+
+  /** What a child process needs in its environment to reach this emulator. */
+  env(): Record<string, string> {
+    return { PFSTEER_PF_EMULATOR: this.dir };
+  }
+
+  memory(): PfMemory {
+    return this.store.read();
+  }
+
+  /** Loads the main ruleset as `pfctl -f pf.conf` would; throws on a syntax error. */
+  loadMain(text: string): void {
+    this.store.update((m) => {
+      parseRuleset(text, m.os);
+      m.main = text;
+    });
+  }
+
+  /**
+   * Where a new connection goes. With `establish`, pf also records it as a state (and counts
+   * it on the rule), as a real connection would.
+   */
+  route(packet: Packet, options: { establish?: boolean; clientPort?: number } = {}): RouteAnswer {
+    return this.store.update((m) => {
+      const { answer, evaluated, matched } = evaluate(m, packet);
+      for (const [anchor, indexes] of evaluated) {
+        const counters = m.anchors[anchor]?.counters;
+        if (counters) for (const i of indexes) if (counters[i]) counters[i].evaluations++;
+      }
+      if (options.establish && matched && answer.anchor !== null) {
+        const c = m.anchors[matched.anchor]?.counters[matched.index];
+        if (c) {
+          c.packets++;
+          c.bytes += 60;
+          c.states++;
+        }
+        m.states.push({
+          id: (m.nextStateId++).toString(16).padStart(16, '0'),
+          protocol: packet.protocol ?? 'tcp',
+          interface: 'all',
+          client: formatAddress(packet.source),
+          clientPort: options.clientPort ?? 40000 + (m.nextStateId % 20000),
+          external: formatAddress(packet.destination),
+          externalPort: packet.port,
+          host: answer.address,
+          hostPort: answer.port,
+          anchor: matched.anchor,
+        });
+      }
+      return answer;
+    });
+  }
+
+  /** Connections to `host` end (the client closed them). */
+  closeStates(host: IpAddress): void {
+    const text = formatAddress(host);
+    this.store.update((m) => {
+      m.states = m.states.filter((s) => s.host !== text);
+    });
+  }
+
+  statesTo(host: IpAddress): number {
+    const text = formatAddress(host);
+    return this.memory().states.filter((s) => s.host === text).length;
+  }
+
+  removeAnchor(name: string): void {
+    this.store.update((m) => {
+      delete m.anchors[name];
+    });
+  }
+
+  faults(faults: Faults): void {
+    this.store.setFaults(faults);
+  }
+
+  calls(): CallRecord[] {
+    return this.store.calls();
+  }
+
+  /** Calls that loaded rules (`-f`). */
+  loads(): CallRecord[] {
+    return this.calls().filter((c) => c.argv.includes('-f'));
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * Loaded rulesets as pf keeps them: every list in a rule expanded into one rule per combination
+ * (proto x from x to x port), printed the way pfctl -vv -P prints them, and evaluated in pf's
+ * order to answer where a packet goes.
+ */
+import type { IpAddress } from '../../src/net/address.ts';
+import { containsAddress, formatAddress, formatCidr } from '../../src/net/address.ts';
+import type { HostSpec, Os, PortOp, Rule, Ruleset, TableDef } from './grammar.ts';
+import { parseRuleset } from './grammar.ts';
+import type { Counters, PfMemory } from './store.ts';
+
+/** One rule after expansion: single proto, source, destination and port. */
+export interface Expanded {
+  rule: Rule;
+  protocol?: string;
+  from: HostSpec;
+  to: HostSpec;
+  toPort?: PortOp;
+}
+
+export function expand(rule: Rule): Expanded[] {
+  const out: Expanded[] = [];
+  const protos = rule.protocols.length > 0 ? rule.protocols : [undefined];
+  const ports = rule.toPorts.length > 0 ? rule.toPorts : [undefined];
+  for (const protocol of protos) {
+    for (const from of rule.from) {
+      for (const to of rule.to) {
+        const af = (h: HostSpec): string | undefined => (h.kind === 'net' ? (h.cidr.address.family === 4 ? 'inet' : 'inet6') : undefined);
+        const family = rule.family ?? af(from) ?? af(to);
+        if ((af(from) && af(from) !== family) || (af(to) && af(to) !== family)) continue;
+        for (const toPort of ports) out.push({ rule, ...(protocol ? { protocol } : {}), from, to, ...(toPort ? { toPort } : {}) });
+      }
+    }
+  }
+  return out;
+}
+
+function hostText(h: HostSpec): string {
+  const body = h.kind === 'any' ? 'any' : h.kind === 'table' ? `<${h.name}>` : h.cidr.prefix === h.cidr.address.bytes.length * 8 ? formatAddress(h.cidr.address) : formatCidr(h.cidr);
+  return h.negate ? `! ${body}` : body;
+}
+
+function portText(p: PortOp): string {
+  if (p.op === ':') return `${p.a}:${p.b}`;
+  if (p.op === '><' || p.op === '<>') return `${p.a} ${p.op} ${p.b}`;
+  return `${p.op} ${p.a}`;
+}
+
+function familyOf(e: Expanded): string | undefined {
+  const af = (h: HostSpec): string | undefined => (h.kind === 'net' ? (h.cidr.address.family === 4 ? 'inet' : 'inet6') : undefined);
+  return e.rule.family ?? af(e.from) ?? af(e.to);
+}
+
+export function printRule(e: Expanded, os: Os): string {
+  const r = e.rule;
+  const parts: string[] = [];
+  if (r.action === 'rdr-anchor' || r.action === 'anchor') parts.push(r.action, `"${r.anchor}"`);
+  else if (r.action === 'rdr') parts.push('rdr');
+  else parts.push(r.action, ...(r.direction ? [r.direction] : []), ...(r.quick ? ['quick'] : []));
+  if (r.interface) parts.push('on', r.interface);
+  const family = familyOf(e);
+  if (family) parts.push(family);
+  if (e.protocol) parts.push('proto', e.protocol);
+  if (e.from.kind === 'any' && !e.from.negate && e.to.kind === 'any' && !e.to.negate && !e.toPort && r.fromPorts.length === 0) parts.push('all');
+  else {
+    parts.push('from', hostText(e.from));
+    parts.push('to', hostText(e.to));
+    if (e.toPort) parts.push('port', portText(e.toPort));
+  }
+  if (r.action === 'pass' && os === 'openbsd' && e.protocol === 'tcp') parts.push('flags', r.flags ?? 'S/SA');
+  if (r.redirect) {
+    parts.push(r.action === 'rdr' ? '->' : 'rdr-to');
+    const hosts = r.redirect.hosts.map(hostText);
+    parts.push(hosts.length === 1 ? hosts[0]! : `{ ${hosts.join(', ')} }`);
+    if (r.redirect.port !== undefined) parts.push('port', String(r.redirect.port));
+    if (r.redirect.pool) parts.push(r.redirect.pool);
+  }
+  return parts.join(' ');
+}
+
+export function printCounters(c: Counters): string {
+  const pad = (n: number, w: number): string => String(n).padEnd(w);
+  return [
+    `  [ Evaluations: ${pad(c.evaluations, 10)}Packets: ${pad(c.packets, 10)}Bytes: ${pad(c.bytes, 12)}States: ${pad(c.states, 6)}]`,
+    `  [ Inserted: uid 0 pid ${process.pid} State Creations: ${pad(c.states, 6)}]`,
+  ].join('\n');
+}
+
+/** The section of an anchor `-s nat` (freebsd) or `-s rules` shows. */
+export function isNatRule(rule: Rule): boolean {
+  return rule.action === 'rdr' || rule.action === 'rdr-anchor';
+}
+
+export function parsed(memory: PfMemory, source: string): Ruleset {
+  return parseRuleset(source, memory.os);
+}
+
+/** An anchor's printed rules in order; the counters array is indexed the same way. */
+export function expandedRules(memory: PfMemory, source: string): Expanded[] {
+  return parsed(memory, source).rules.flatMap(expand);
+}
+
+function tableContains(table: TableDef | undefined, address: IpAddress): boolean {
+  if (!table) return false;
+  let best: { prefix: number; negate: boolean } | undefined;
+  for (const e of table.entries) {
+    if (e.cidr.address.family !== address.family || !containsAddress(e.cidr, address)) continue;
+    if (!best || e.cidr.prefix > best.prefix) best = { prefix: e.cidr.prefix, negate: e.negate };
+  }
+  return best !== undefined && !best.negate;
+}
+
+export interface Packet {
+  source: IpAddress;
+  destination: IpAddress;
+  port: number;
+  protocol?: string;
+  interface?: string;
+}
+
+export interface RouteAnswer {
+  /** The anchor whose rule matched, or `''` for the main ruleset; null when nothing matched. */
+  anchor: string | null;
+  /** The matching rule as pfctl prints it. */
+  rule?: string;
+  ruleNumber?: number;
+  /** Where the packet goes: the redirect target, or its own destination when nothing matched. */
+  address: string;
+  port: number;
+}
+
+interface Scope {
+  name: string;
+  ruleset: Ruleset;
+  tables: TableDef[];
+}
+
+function hostMatches(h: HostSpec, a: IpAddress, scope: Scope, main: Ruleset): boolean {
+  let hit: boolean;
+  if (h.kind === 'any') hit = true;
+  else if (h.kind === 'net') hit = h.cidr.address.family === a.family && containsAddress(h.cidr, a);
+  else hit = tableContains(scope.tables.find((t) => t.name === h.name) ?? main.tables.find((t) => t.name === h.name), a);
+  return h.negate ? !hit : hit;
+}
+
+function portMatches(p: PortOp | undefined, port: number): boolean {
+  if (!p) return true;
+  switch (p.op) {
+    case '=':
+      return port === p.a;
+    case '!=':
+      return port !== p.a;
+    case '<':
+      return port < p.a;
+    case '<=':
+      return port <= p.a;
+    case '>':
+      return port > p.a;
+    case '>=':
+      return port >= p.a;
+    case ':':
+      return port >= p.a && port <= p.b!;
+    case '><':
+      return port > p.a && port < p.b!;
+    case '<>':
+      return port < p.a || port > p.b!;
+  }
+}
+
+function matches(e: Expanded, packet: Packet, scope: Scope, main: Ruleset): boolean {
+  const r = e.rule;
+  const family = familyOf(e);
+  if (family && family !== (packet.source.family === 4 ? 'inet' : 'inet6')) return false;
+  if (r.interface && packet.interface && r.interface !== packet.interface) return false;
+  if (e.protocol && e.protocol !== (packet.protocol ?? 'tcp')) return false;
+  if (r.direction === 'out') return false;
+  return hostMatches(e.from, packet.source, scope, main) && hostMatches(e.to, packet.destination, scope, main) && portMatches(e.toPort, packet.port);
+}
+
+export interface Evaluation {
+  answer: RouteAnswer;
+  /** Per anchor, the indexes of its expanded rules that were evaluated. */
+  evaluated: Map<string, number[]>;
+  /** The anchor and index of the matching expanded rule. */
+  matched?: { anchor: string; index: number };
+}
+
+function children(memory: PfMemory, parent: string): string[] {
+  const prefix = parent === '' ? '' : `${parent}/`;
+  return Object.keys(memory.anchors)
+    .filter((n) => n.startsWith(prefix) && !n.slice(prefix.length).includes('/'))
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** Where pf sends a new connection: freebsd runs rdr rules first match, openbsd pass rules last match (quick ends). */
+export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
+  const main = parsed(memory, memory.main);
+  const evaluated = new Map<string, number[]>();
+  const nat = memory.os === 'freebsd';
+  let result: { scope: Scope; index: number; e: Expanded } | undefined;
+
+  // Returns true when evaluation must stop (a first-match rdr or a quick rule matched).
+  const walk = (scope: Scope, rules: Expanded[]): boolean => {
+    for (let index = 0; index < rules.length; index++) {
+      const e = rules[index]!;
+      const r = e.rule;
+      if (nat !== isNatRule(r) && r.action !== 'anchor') continue;
+      if (nat && r.action === 'anchor') continue;
+      if (scope.name !== '') evaluated.set(scope.name, [...(evaluated.get(scope.name) ?? []), index]);
+      if (!matches(e, packet, scope, main)) continue;
+      if (r.action === 'rdr-anchor' || r.action === 'anchor') {
+        if (r.inline) {
+          if (walk({ name: scope.name, ruleset: scope.ruleset, tables: scope.tables }, r.inline.flatMap(expand))) return true;
+          continue;
+        }
+        const target = r.anchor!;
+        const names = target.endsWith('/*') ? children(memory, target.slice(0, -2)) : memory.anchors[target] ? [target] : [];
+        for (const name of names) {
+          const rs = parsed(memory, memory.anchors[name]!.source);
+          if (walk({ name, ruleset: rs, tables: rs.tables }, rs.rules.flatMap(expand))) return true;
+        }
+        continue;
+      }
+      if (nat) {
+        result = { scope, index, e };
+        return true;
+      }
+      result = { scope, index, e };
+      if (r.quick) return true;
+    }
+    return false;
+  };
+  walk({ name: '', ruleset: main, tables: main.tables }, main.rules.flatMap(expand));
+
+  const redirect = result && result.e.rule.action !== 'block' ? result.e.rule.redirect : undefined;
+  const target = redirect?.hosts[0];
+  const address = target && target.kind === 'net' ? formatAddress(target.cidr.address) : formatAddress(packet.destination);
+  const answer: RouteAnswer = result
+    ? { anchor: result.scope.name, rule: printRule(result.e, memory.os), ruleNumber: result.index, address, port: redirect?.port ?? packet.port }
+    : { anchor: null, address, port: packet.port };
+  return { answer, evaluated, ...(result ? { matched: { anchor: result.scope.name, index: result.index } } : {}) };
+}
