@@ -6,24 +6,14 @@
  */
 import type { Logger } from 'pino';
 import type { Check, CommandSpec, Host } from '../config/model.ts';
-import { runExecCheck } from './exec-check.ts';
-import { runHttpCheck } from './http-check.ts';
 import { INITIAL, hostState, step, type RiseFall } from './rise-fall.ts';
+import { runCheck } from './run-check.ts';
 import { runCommand } from './run-command.ts';
-import { runTcpCheck } from './tcp-check.ts';
 import type { CheckResult, HealthEngine, HostState, HostStatus, HostTransition } from './types.ts';
 
 export interface HealthObserver {
   result?(host: string, check: string, result: CheckResult): void;
   hookFailed?(host: string): void;
-}
-
-/** One run of any check type: the verdict, and when nothing of the run is left. */
-function runCheck(check: Check, signal: AbortSignal): { result: Promise<CheckResult>; gone: Promise<void> } {
-  if (check.type === 'exec') return runExecCheck(check, signal);
-  const deadline = AbortSignal.any([signal, AbortSignal.timeout(check.timeout)]);
-  const result = check.type === 'tcp' ? runTcpCheck(check, deadline) : runHttpCheck(check, deadline);
-  return { result, gone: result.then(() => undefined) };
 }
 
 class CheckRunner {
