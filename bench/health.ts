@@ -193,6 +193,7 @@ ${runs} check runs; result codes: ${Object.entries(codes).map(([code, n]) => `${
 | CPU, % of one core | ${measured.cpuPercent} % | <= ${TARGETS.cpuPercent} % | ${mark(verdicts.cpuPercent)} |
 | child processes left after close() | ${measured.processesLeft} | ${TARGETS.processesLeft} | ${mark(verdicts.processesLeft)} |
 
+TCP and HTTP checks start no processes, so the last row shows only that the engine itself leaves none; exec checks' process groups are proven gone by test/health/exec-check.test.ts.
 Drift can be slightly negative: Node computes timer expiry from the event loop's cached millisecond clock, so a run may start up to 1 ms before \`performance.now()\` says it was due.
 Drift counts every run after each check's first: \`start()\` schedules all ${report.workload.checks} first runs for the same instant, a burst the steady state never sees. With the first runs included drift p99 is ${measured.driftFirstRunIncludedP99} ms (max ${measured.driftFirstRunMax} ms). Steady drift max ${measured.driftMax} ms; lateness p50 ${measured.latenessP50} ms, max ${measured.latenessMax} ms.
 `;
