@@ -5,9 +5,11 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 
 const cli = ['src/cli/main.ts'];
+const exit1 = fileURLToPath(new URL('../fixtures/bin/exit1', import.meta.url));
 
 let dir = '';
 let file = '';
@@ -50,6 +52,7 @@ hosts:
     addresses: {std: 10.0.1.12}
     checks:
       - {type: tcp, name: port, address: 127.0.0.1, port: ${refused}}
+      - {type: exec, name: script, command: [${exit1}]}
 `,
   );
 });
@@ -71,6 +74,7 @@ test('probe of every host prints each result and the verdicts, and exits 1 when 
   assert.match(result.stdout, /^ {2}haproxy +ok +\d+ ms {2}status 200$/m);
   assert.match(result.stdout, /^lb2 down$/m);
   assert.match(result.stdout, /^ {2}port +refused +\d+ ms {2}.*ECONNREFUSED/m);
+  assert.match(result.stdout, /^ {2}script +exit-code +\d+ ms {2}exit 1: backend pool empty: 0 of 2 servers up$/m);
 });
 
 test('probe of an up host exits 0', async () => {
@@ -91,7 +95,7 @@ test('probe --json prints one object with every check result', async () => {
   assert.deepEqual(
     parsed.hosts.map((h) => [h.name, h.state, h.checks.map((c) => [c.name, c.type, c.ok, c.code])]),
     [
-      ['lb2', 'down', [['port', 'tcp', false, 'refused']]],
+      ['lb2', 'down', [['port', 'tcp', false, 'refused'], ['script', 'exec', false, 'exit-code']]],
       ['lb1', 'up', [['port', 'tcp', true, 'ok'], ['haproxy', 'http', true, 'ok']]],
     ],
   );
