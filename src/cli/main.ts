@@ -9,6 +9,7 @@ import { checkCommand } from './check.ts';
 import { EXIT } from './exit.ts';
 import { simulateCommand } from './simulate.ts';
 import { planCommand } from './plan.ts';
+import { probeCommand } from './probe.ts';
 import { daemonRunCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 import { drainCommand, undrainCommand } from './drain.ts';
@@ -34,6 +35,7 @@ Exit codes:
   program.addCommand(drainCommand());
   program.addCommand(undrainCommand());
   program.addCommand(planCommand());
+  program.addCommand(probeCommand());
   program.addCommand(simulateCommand());
   program.command('version').description('print the version').action(() => {
     process.stdout.write(`${pkg.version}\n`);

@@ -6,24 +6,21 @@
  */
 import type { Logger } from 'pino';
 import type { Check, CommandSpec, Host } from '../config/model.ts';
-import { runExecCheck } from './exec-check.ts';
-import { runHttpCheck } from './http-check.ts';
 import { INITIAL, hostState, step, type RiseFall } from './rise-fall.ts';
+import { runCheck } from './run-check.ts';
 import { runCommand } from './run-command.ts';
-import { runTcpCheck } from './tcp-check.ts';
 import type { CheckResult, HealthEngine, HostState, HostStatus, HostTransition } from './types.ts';
 
 export interface HealthObserver {
   result?(host: string, check: string, result: CheckResult): void;
+  /** A check run began; both times on the monotonic clock, so `actual - intended` is the timer's lateness. */
+  started?(host: string, check: string, intended: number, actual: number): void;
   hookFailed?(host: string): void;
 }
 
-/** One run of any check type: the verdict, and when nothing of the run is left. */
-function runCheck(check: Check, signal: AbortSignal): { result: Promise<CheckResult>; gone: Promise<void> } {
-  if (check.type === 'exec') return runExecCheck(check, signal);
-  const deadline = AbortSignal.any([signal, AbortSignal.timeout(check.timeout)]);
-  const result = check.type === 'tcp' ? runTcpCheck(check, deadline) : runHttpCheck(check, deadline);
-  return { result, gone: result.then(() => undefined) };
+interface RunnerEvents {
+  started(runner: CheckRunner, intended: number, actual: number): void;
+  result(runner: CheckRunner, result: CheckResult): void;
 }
 
 class CheckRunner {
@@ -33,11 +30,11 @@ class CheckRunner {
   readonly #controller = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
-  readonly #onResult: (runner: CheckRunner, result: CheckResult) => void;
+  readonly #events: RunnerEvents;
 
-  constructor(check: Check, onResult: (runner: CheckRunner, result: CheckResult) => void) {
+  constructor(check: Check, events: RunnerEvents) {
     this.check = check;
-    this.#onResult = onResult;
+    this.#events = events;
   }
 
   start(): void {
@@ -46,7 +43,9 @@ class CheckRunner {
 
   #schedule(delay: number): void {
     if (this.#controller.signal.aborted) return;
-    this.#timer = setTimeout(() => void this.#run(), Math.max(0, delay));
+    // Unclamped: a run that overran its interval shows as a late start, not as none.
+    const intended = performance.now() + delay;
+    this.#timer = setTimeout(() => void this.#run(intended), Math.max(0, delay));
   }
 
   #interval(): number {
@@ -55,14 +54,15 @@ class CheckRunner {
     return state === 'down' ? this.check.downinter : this.check.interval;
   }
 
-  async #run(): Promise<void> {
+  async #run(intended: number): Promise<void> {
     const started = performance.now();
+    this.#events.started(this, intended, started);
     const run = runCheck(this.check, this.#controller.signal);
     this.#running = run.gone;
     const result = await run.result;
     if (this.#controller.signal.aborted) return;
     this.last = result;
-    this.#onResult(this, result);
+    this.#events.result(this, result);
     await run.gone;
     this.#running = undefined;
     const jitter = Math.random() * this.check.jitter;
@@ -100,7 +100,10 @@ export class HealthMonitor implements HealthEngine {
     const entry: HostEntry = { host, state: 'unknown', runners: [], hooks: previous?.hooks ?? Promise.resolve() };
     entry.runners = host.checks.map((check) => {
       const old = previous?.runners.find((r) => JSON.stringify(r.check) === JSON.stringify(check));
-      const runner = new CheckRunner(check, (r, result) => this.#result(entry, r, result));
+      const runner = new CheckRunner(check, {
+        started: (r, intended, actual) => this.#observer.started?.(entry.host.name, r.check.name, intended, actual),
+        result: (r, result) => this.#result(entry, r, result),
+      });
       if (old) {
         runner.riseFall = old.riseFall;
         runner.last = old.last;

@@ -1,8 +1,9 @@
 /**
  * Runs a program hfm-style, never through a shell, in its own process group: at the deadline
  * SIGINT goes to the whole group, `killAfter` later SIGKILL, so neither a hung child nor a
- * grandchild that holds its stdout open survives. The verdict comes at the deadline; `gone`
- * resolves once the group is dead, so the next run never overlaps this one.
+ * grandchild that holds its stdout open survives. The verdict comes when the program exits or at
+ * the deadline, whichever is first; `gone` resolves once the group has been killed and the
+ * program reaped, so the next run never overlaps this one.
  */
 import { execa } from 'execa';
 import type { CheckResult } from './types.ts';
@@ -18,6 +19,7 @@ export interface CommandOptions {
   cwd?: string;
   timeout: number;
   killAfter: number;
+  /** Bytes of output (stdout and stderr as they arrive) kept for the detail: the last ones. */
   maxOutput: number;
   signal?: AbortSignal;
 }
@@ -31,19 +33,38 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
+/** The last `limit` bytes of everything written to it, in constant memory. */
+function outputTail(limit: number) {
+  let kept = Buffer.alloc(0);
+  return {
+    push(chunk: Buffer): void {
+      const joined = Buffer.concat([kept, chunk]);
+      kept = joined.subarray(Math.max(0, joined.length - limit));
+    },
+    text(): string {
+      return kept.toString('utf8').trim();
+    },
+  };
+}
+
 export function runCommand(options: CommandOptions): CommandRun {
   const started = performance.now();
   const done = (ok: boolean, code: string, detail: string): CheckResult => ({ ok, code, detail, ms: performance.now() - started });
+  // Not buffered by execa: its maxBuffer would kill a chatty program that was about to exit 0.
   const child = execa(options.argv[0]!, options.argv.slice(1), {
     detached: true,
     cleanup: false,
     reject: false,
     stdin: 'ignore',
-    all: true,
-    maxBuffer: options.maxOutput,
+    buffer: false,
     ...(options.env ? { env: options.env } : {}),
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
+  const output = outputTail(options.maxOutput);
+  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
+  // execa settles only when stdout and stderr close; a grandchild may hold them open for ever.
+  child.once('exit', () => killGroup(child.pid, 'SIGKILL'));
   let settle!: (result: CheckResult) => void;
   const result = new Promise<CheckResult>((resolve) => (settle = resolve));
   let timedOut = false;
@@ -63,13 +84,12 @@ export function runCommand(options: CommandOptions): CommandRun {
     // Whatever the leader did, nothing of its group may outlive the run.
     killGroup(child.pid, 'SIGKILL');
     if (timedOut) return;
-    const output = String(outcome.all ?? '').trim().slice(-options.maxOutput);
+    const text = output.text();
     if ('code' in outcome && outcome.code === 'ENOENT') settle(done(false, 'spawn-failed', `cannot run ${options.argv[0]}: not found`));
-    else if (outcome.isMaxBuffer) settle(done(false, 'output-limit', `more than ${options.maxOutput} bytes of output; killed`));
     else if (outcome.exitCode === 0) settle(done(true, 'ok', 'exit 0'));
-    else if (outcome.signal) settle(done(false, 'killed', `killed by ${outcome.signal}${output ? `: ${output}` : ''}`));
+    else if (outcome.signal) settle(done(false, 'killed', `killed by ${outcome.signal}${text ? `: ${text}` : ''}`));
     else if (outcome.exitCode === undefined) settle(done(false, 'spawn-failed', outcome.shortMessage ?? 'could not start'));
-    else settle(done(false, 'exit-code', `exit ${outcome.exitCode}${output ? `: ${output}` : ''}`));
+    else settle(done(false, 'exit-code', `exit ${outcome.exitCode}${text ? `: ${text}` : ''}`));
   });
   return { result, gone };
 }

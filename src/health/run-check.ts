@@ -1,0 +1,13 @@
+/** One run of any check type: the verdict, and when nothing of the run is left. */
+import type { Check } from '../config/model.ts';
+import { runExecCheck } from './exec-check.ts';
+import { runHttpCheck } from './http-check.ts';
+import type { CommandRun } from './run-command.ts';
+import { runTcpCheck } from './tcp-check.ts';
+
+export function runCheck(check: Check, signal: AbortSignal): CommandRun {
+  if (check.type === 'exec') return runExecCheck(check, signal);
+  const deadline = AbortSignal.any([signal, AbortSignal.timeout(check.timeout)]);
+  const result = check.type === 'tcp' ? runTcpCheck(check, deadline) : runHttpCheck(check, deadline);
+  return { result, gone: result.then(() => undefined) };
+}

@@ -1,0 +1,190 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ExecCheck } from '../../src/config/model.ts';
+import { runExecCheck } from '../../src/health/exec-check.ts';
+import type { CheckResult } from '../../src/health/types.ts';
+
+const BIN = fileURLToPath(new URL('../fixtures/bin/', import.meta.url));
+// Timers, process start-up and a loaded CI machine; an upper bound, not a speed target.
+const SLACK = 500;
+
+function execCheck(command: string[], overrides: Partial<ExecCheck> = {}): ExecCheck {
+  return {
+    type: 'exec',
+    name: 'script',
+    command,
+    env: {},
+    killAfter: 300,
+    maxOutput: 4096,
+    interval: 2000,
+    timeout: 500,
+    rise: 2,
+    fall: 3,
+    fastinter: 2000,
+    downinter: 2000,
+    jitter: 0,
+    ...overrides,
+  };
+}
+
+interface Outcome {
+  result: CheckResult;
+  /** Monotonic ms from the start of the run to the verdict. */
+  verdictAfter: number;
+  /** Every pid the fixture and its descendants wrote down. */
+  pids: number[];
+}
+
+/**
+ * Runs one check with a pid file in its environment, waits until nothing of the run is left,
+ * and reads back the pids the fixture recorded.
+ */
+async function runFixture(name: string, args: string[], overrides: Partial<ExecCheck> = {}, during?: (pids: () => Promise<number[]>) => Promise<void>): Promise<Outcome> {
+  const dir = await mkdtemp(join(tmpdir(), 'pfsteer-exec-'));
+  const pidFile = join(dir, 'pids');
+  const readPids = async () => {
+    const text = await readFile(pidFile, 'utf8').catch(() => '');
+    return text.split('\n').filter(Boolean).map(Number);
+  };
+  try {
+    const check = execCheck([join(BIN, name), ...args], { ...overrides, env: { PFSTEER_PIDS: pidFile, ...overrides.env } });
+    const started = performance.now();
+    const run = runExecCheck(check, new AbortController().signal);
+    const duringDone = during?.(readPids);
+    const result = await run.result;
+    const verdictAfter = performance.now() - started;
+    await duringDone;
+    await run.gone;
+    return { result, verdictAfter, pids: await readPids() };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** running, zombie (dead, not yet reaped by its parent) or gone (ESRCH), from kill(pid, 0) and /proc. */
+async function processState(pid: number): Promise<'running' | 'zombie' | 'gone'> {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    assert.equal((error as NodeJS.ErrnoException).code, 'ESRCH');
+    return 'gone';
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z') ? 'zombie' : 'running';
+}
+
+/** Pids of processes in any of the given process groups, from /proc. */
+async function groupMembers(groups: readonly number[]): Promise<number[]> {
+  const members: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => undefined);
+    if (stat === undefined) continue;
+    // Fields after the parenthesised command: state ppid pgrp ...
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (groups.includes(Number(fields[2]))) members.push(Number(entry));
+  }
+  return members;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Every recorded pid is dead when the run is gone, and then reaped (ESRCH). An orphaned
+ * grandchild is reaped by init, which some sandboxes do lazily, so ESRCH may take a while;
+ * a zombie already holds no resources but its pid.
+ */
+async function assertNoneSurvive(pids: readonly number[], expected: number): Promise<void> {
+  assert.equal(pids.length, expected, `the fixture should have recorded ${expected} pid(s), got ${pids.join(', ')}`);
+  // SIGKILL is delivered asynchronously; a killed process needs to be scheduled once to die.
+  await sleep(50);
+  for (const pid of pids) assert.notEqual(await processState(pid), 'running', `pid ${pid} is still running after the run was gone`);
+  const until = performance.now() + 10_000;
+  while ((await groupMembers(pids)).length > 0 && performance.now() < until) await sleep(50);
+  for (const pid of pids) assert.equal(await processState(pid), 'gone', `pid ${pid} was never reaped`);
+  assert.deepEqual(await groupMembers(pids), [], "a process of the check's group survived");
+}
+
+test('hang: the verdict is timeout at the deadline, and the process is gone', async () => {
+  const { result, verdictAfter, pids } = await runFixture('hang', [], { timeout: 400 });
+  assert.equal(result.ok, false);
+  assert.equal(result.code, 'timeout');
+  assert.ok(verdictAfter >= 400 - 5, `verdict after ${verdictAfter} ms, before the 400 ms deadline`);
+  assert.ok(verdictAfter <= 400 + SLACK, `verdict after ${verdictAfter} ms, expected by ${400 + SLACK}`);
+  await assertNoneSurvive(pids, 1);
+});
+
+test('ignore-sigint: the verdict still comes at the deadline; SIGKILL after kill_after ends it', async () => {
+  const started = performance.now();
+  const { result, verdictAfter, pids } = await runFixture('ignore-sigint', [], { timeout: 400, killAfter: 600 });
+  const goneAfter = performance.now() - started;
+  assert.equal(result.code, 'timeout');
+  assert.ok(verdictAfter <= 400 + SLACK, `verdict after ${verdictAfter} ms, expected by ${400 + SLACK}`);
+  // SIGINT alone did not end it: it lived on until the SIGKILL.
+  assert.ok(goneAfter >= 400 + 600 - 5, `gone after ${goneAfter} ms, before the SIGKILL was due`);
+  assert.ok(goneAfter <= 400 + 600 + SLACK, `gone after ${goneAfter} ms`);
+  await assertNoneSurvive(pids, 1);
+});
+
+test('fork-holder: a grandchild holding stdout open dies with the run', async () => {
+  const { result, verdictAfter, pids } = await runFixture('fork-holder', [], { timeout: 400 });
+  assert.equal(result.code, 'timeout');
+  assert.ok(verdictAfter <= 400 + SLACK, `verdict after ${verdictAfter} ms`);
+  await assertNoneSurvive(pids, 2);
+});
+
+test('fork-holder exit: a check that exits 0 at once is ok at once, and its grandchild is killed', async () => {
+  const { result, verdictAfter, pids } = await runFixture('fork-holder', ['exit'], { timeout: 2000 });
+  assert.equal(result.code, 'ok', result.detail);
+  assert.equal(result.ok, true);
+  assert.ok(verdictAfter < 2000, `verdict after ${verdictAfter} ms: it waited for the deadline, not the exit`);
+  await assertNoneSurvive(pids, 2);
+});
+
+test('exit1: exit-code with the reason the script printed', async () => {
+  const { result, pids } = await runFixture('exit1', []);
+  assert.equal(result.ok, false);
+  assert.equal(result.code, 'exit-code');
+  assert.match(result.detail, /^exit 1: backend pool empty: 0 of 2 servers up$/);
+  await assertNoneSurvive(pids, 1);
+});
+
+test('a process killed by someone else is `killed`, with the signal named', async () => {
+  const { result, pids } = await runFixture('hang', [], { timeout: 5000 }, async (readPids) => {
+    let pids: number[] = [];
+    while (pids.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      pids = await readPids();
+    }
+    process.kill(pids[0]!, 'SIGTERM');
+  });
+  assert.equal(result.code, 'killed');
+  assert.match(result.detail, /SIGTERM/);
+  await assertNoneSurvive(pids, 1);
+});
+
+test('flood: megabytes of output then exit 0 is ok, not an output limit', async () => {
+  const { result, pids } = await runFixture('flood', [], { timeout: 10_000, maxOutput: 1024, env: { MB: '4' } });
+  assert.equal(result.code, 'ok', result.detail);
+  await assertNoneSurvive(pids, 1);
+});
+
+test('flood then exit 3: the detail keeps only the last max_output bytes of the output', async () => {
+  const { result, pids } = await runFixture('flood', [], { timeout: 10_000, maxOutput: 1024, env: { MB: '4', STATUS: '3' } });
+  assert.equal(result.code, 'exit-code');
+  assert.match(result.detail, /^exit 3: [x\n]+flood done$/);
+  assert.ok(result.detail.length <= 'exit 3: '.length + 1024, `detail of ${result.detail.length} characters`);
+  await assertNoneSurvive(pids, 1);
+});
+
+test('flood forever: endless output ends at the deadline, output bounded, nothing left', async () => {
+  const { result, verdictAfter, pids } = await runFixture('flood', ['forever'], { timeout: 1000, maxOutput: 1024 });
+  assert.equal(result.code, 'timeout');
+  assert.ok(verdictAfter <= 1000 + SLACK, `verdict after ${verdictAfter} ms`);
+  assert.ok(result.detail.length <= 1024 + 100, `detail of ${result.detail.length} characters`);
+  await assertNoneSurvive(pids, 1);
+});
