@@ -119,7 +119,7 @@ function portNumber(token: string, fail: (reason: string) => never): number {
 }
 
 function hostToken(token: string, fail: (reason: string) => never): string {
-  if (/^<[A-Za-z0-9_-]+>$/.test(token)) return token;
+  if (/^<[A-Za-z0-9_.-]+>$/.test(token)) return token;
   if (!parseCidr(token)) fail(`"${token}" is not a table, address or network`);
   return token;
 }
@@ -163,7 +163,7 @@ function parseRule(text: string, line: number, fail: (reason: string) => never):
 
 const COUNTERS = /^\[\s*Evaluations:\s*(\d+)\s+Packets:\s*(\d+)\s+Bytes:\s*(\d+)\s+States:\s*(\d+)\s*\]$/;
 const INSERTED = /^\[\s*Inserted:\s*uid\s+\d+\s+pid\s+\d+(?:\s+State Creations:\s*\d+)?\s*\]$/;
-const TABLE = /^table\s+<([A-Za-z0-9_-]+)>((?:\s+(?:const|persist|counters))*)\s*\{([^}]*)\}$/;
+const TABLE = /^table\s+<([A-Za-z0-9_.-]+)>((?:\s+(?:const|persist|counters))*)\s*\{([^}]*)\}$/;
 
 /**
  * Rules (and, in rendered text, tables) of one anchor. `what` names the source in errors, e.g.

@@ -73,7 +73,7 @@ const NAMED_PORTS: Record<string, number> = { http: 80, https: 443, ssh: 22, dom
 function lex(text: string): Token[] {
   const tokens: Token[] = [];
   let line = 1;
-  const re = /\\\n|\n|#[^\n]*|"[^"\n]*"|<[A-Za-z0-9_-]+>|->|!=|<=|>=|<>|><|[{},!=<>()]|[^\s{},!=<>()"#]+|[ \t\r]+|"/g;
+  const re = /\\\n|\n|#[^\n]*|"[^"\n]*"|<[A-Za-z0-9_.-]+>|->|!=|<=|>=|<>|><|[{},!=<>()]|[^\s{},!=<>()"#]+|[ \t\r]+|"/g;
   for (const m of text.matchAll(re)) {
     const t = m[0];
     if (t === '\\\n') {
@@ -180,7 +180,7 @@ class Parser {
   private table(): TableDef {
     const line = this.take().line;
     const name = this.take();
-    if (!/^<[A-Za-z0-9_-]+>$/.test(name.text)) this.syntax();
+    if (!/^<[A-Za-z0-9_.-]+>$/.test(name.text)) this.syntax();
     const flags: string[] = [];
     while (['const', 'persist', 'counters'].includes(this.peek().text)) flags.push(this.take().text);
     const entries: TableDef['entries'] = [];
@@ -247,7 +247,7 @@ class Parser {
 
   private host(t: Token, negate: boolean): HostSpec {
     if (t.text === 'any') return { kind: 'any', negate };
-    if (/^<[A-Za-z0-9_-]+>$/.test(t.text)) return { kind: 'table', name: t.text.slice(1, -1), negate };
+    if (/^<[A-Za-z0-9_.-]+>$/.test(t.text)) return { kind: 'table', name: t.text.slice(1, -1), negate };
     const cidr = parseHost(t.text);
     if (!cidr) throw new PfSyntaxError(t.line, `cannot parse host specification "${t.text}"`);
     return { kind: 'net', text: t.text, cidr, negate };

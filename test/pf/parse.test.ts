@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { bucketTables, buildPartition } from '../../src/buckets/partition.ts';
+import type { Config } from '../../src/config/model.ts';
+import { assignmentFor, sameAssignment } from '../../src/drivers/assignments.ts';
+import { formatAddress, parseAddress } from '../../src/net/address.ts';
+import { decodeAnchor } from '../../src/pf/decode.ts';
+import { parseAnchors, parseKilled, parseMemory, parseStates, parseTableShow } from '../../src/pf/output.ts';
+import { renderAnchor } from '../../src/pf/render.ts';
+import { PfParseError, parseRuleset } from '../../src/pf/rules.ts';
+import { arbConfig } from '../config/arbitrary-config.ts';
+import { parseRuleset as emulatorParse } from '../pf-emulator/grammar.ts';
+
+/** Random configs with partitions small enough to render many per second. */
+const arbSmallConfig = arbConfig().chain((config) =>
+  fc
+    .record({ count: fc.constantFrom(16, 32, 64), inetPrefix: fc.integer({ min: 4, max: 10 }), inet6Prefix: fc.integer({ min: 4, max: 10 }) })
+    .map((b): Config => ({ ...config, buckets: { ...config.buckets, ...b } })),
+);
+
+/** Hosts whose targets are identical for every service cannot be told apart from pf's rules. */
+function distinguishable(config: Config): boolean {
+  const keys = config.hosts.map((h) => config.services.map((s) => `${formatAddress(h.targets[s.name]!.address)}:${h.targets[s.name]!.port}`).join(' '));
+  return new Set(keys).size === keys.length;
+}
+
+test('parse(render(x)) gives back x: decoding a rendered anchor yields its assignment with no problems', () => {
+  fc.assert(
+    fc.property(arbSmallConfig, fc.nat(), fc.nat(), (config, b, h) => {
+      fc.pre(distinguishable(config));
+      const bucket = b % config.buckets.count;
+      const owner = h % (config.hosts.length + 1) === config.hosts.length ? null : config.hosts[h % (config.hosts.length + 1)]!.name;
+      const table = bucketTables(buildPartition(config.buckets))[bucket]!;
+      const assignment = assignmentFor(config, bucket, owner);
+      const text = renderAnchor(config, table, assignment);
+      const parsed = parseRuleset(text, 'rendered');
+      const observed = decodeAnchor(config, bucket, table, { rules: parsed.rules, tables: new Map(parsed.tables.map((t) => [t.name, t.entries])) });
+      assert.deepEqual(observed.problems, []);
+      assert.ok(sameAssignment(observed.assignment, assignment), `${JSON.stringify(observed.assignment)} vs ${owner}`);
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('the emulator accepts everything pfsteer renders, for random configs in both dialects', () => {
+  fc.assert(
+    fc.property(arbSmallConfig, fc.nat(), (config, b) => {
+      const bucket = b % config.buckets.count;
+      const table = bucketTables(buildPartition(config.buckets))[bucket]!;
+      for (const host of [...config.hosts.map((x) => x.name), null]) {
+        const text = renderAnchor(config, table, assignmentFor(config, bucket, host));
+        emulatorParse(text, config.pf.dialect);
+      }
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test('pfctl -vv output: expanded rules, @numbers and counters are read; counters attach to their rule', () => {
+  const text = [
+    '@0 rdr on em0 inet proto tcp from <b0001v4> to 192.0.2.10 port = 80 -> 10.0.1.11',
+    '  [ Evaluations: 12        Packets: 30        Bytes: 4000        States: 2     ]',
+    '  [ Inserted: uid 0 pid 77 State Creations: 2     ]',
+    '@1 rdr on em0 inet proto tcp from <b0001v4> to 192.0.2.10 port = https -> 10.0.1.11 port 8443',
+    '  [ Evaluations: 1         Packets: 0         Bytes: 0           States: 0     ]',
+    '',
+  ].join('\n');
+  const { rules } = parseRuleset(text, 'pfctl -s nat');
+  assert.equal(rules.length, 2);
+  assert.deepEqual(rules[0]!.counters, { evaluations: 12, packets: 30, bytes: 4000, states: 2 });
+  assert.deepEqual(rules[1]!.ports, [443]);
+  assert.equal(rules[1]!.targetPort, 8443);
+  assert.equal(rules[1]!.line, 4);
+});
+
+test('openbsd pass rules with printed default flags are read', () => {
+  const { rules } = parseRuleset('@0 pass in quick on em0 inet6 proto tcp from <b0000v6> to 2001:db8::10 port = 443 flags S/SA rdr-to 2001:db8:1::11\n', 'pfctl -s rules');
+  assert.equal(rules[0]!.kind, 'pass');
+  assert.equal(formatAddress(rules[0]!.target), '2001:db8:1::11');
+});
+
+test('a line that does not parse is an error naming the source and line, never dropped', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['rdr on em0 inet proto tcp from <t> to 192.0.2.1 port = 80 -> 10.0.1.11\nnat on em0 from any to any -> 1.2.3.4\n', /line 2: "nat" is not a rule/],
+    ['rdr on em0 inet proto tcp from <t> to 192.0.2.1 port = 80 -> 10.0.1.300\n', /line 1: "10\.0\.1\.300" is not an address/],
+    ['  [ Evaluations: 1 Packets: 0 Bytes: 0 States: 0 ]\n', /line 1: counters without a rule/],
+    ['rdr on em0 inet proto tcp from <t> to 192.0.2.1 port = 80 -> 10.0.1.11 round-robin\n', /line 1: unexpected "round-robin"/],
+  ];
+  for (const [text, expected] of cases) {
+    assert.throws(() => parseRuleset(text, 'pfctl -a pfsteer/b0001 -s nat'), (e: unknown) => e instanceof PfParseError && /^pfctl -a pfsteer\/b0001 -s nat, line/.test(e.message) && expected.test(e.message));
+  }
+});
+
+test('pfctl -s Anchors, -T show, -s memory and -k summaries parse; malformed lines are named', () => {
+  assert.deepEqual(parseAnchors('  pfsteer/b0000\n  pfsteer/b0001\n', 'x'), ['pfsteer/b0000', 'pfsteer/b0001']);
+  assert.throws(() => parseAnchors('pfsteer/b0000 extra\n', 'pfctl -s Anchors'), /pfctl -s Anchors, line 1/);
+  assert.equal(parseTableShow('   10.0.0.0/16\n   2001:db8::/32\n', 'x').length, 2);
+  assert.throws(() => parseTableShow('   10.0.0.0/16\n   !10.1.0.0/16\n', 'show'), /show, line 2/);
+  const memory = parseMemory('states        hard limit    10000\ntable-entries hard limit   200000\n', 'm');
+  assert.equal(memory.get('table-entries'), 200000);
+  assert.throws(() => parseMemory('states soft limit 5\n', 'pfctl -s memory'), /line 1/);
+  assert.equal(parseKilled('killed 3 states from 0.0.0.0/0 to 10.0.1.11\n'), 3);
+  assert.equal(parseKilled('pfctl: something else\n'), undefined);
+});
+
+test('pfctl -s state: the stack-side destination is read in both directions and -vv ids attach', () => {
+  const text = [
+    'all tcp 10.0.1.11:443 (192.0.2.10:443) <- 198.51.100.7:51234       ESTABLISHED:ESTABLISHED',
+    '   [1000 + 65535](+1) wscale 6  [2000 + 65535](+1) wscale 6',
+    '   id: 00000000000000a1 creatorid: 00000001',
+    'all tcp 2001:db8:1::11[443] (2001:db8:ff::10[443]) <- 2001:db8:9::1[40000]       ESTABLISHED:ESTABLISHED',
+    'em1 tcp 198.51.100.7:51234 -> 10.0.1.12:443       ESTABLISHED:ESTABLISHED',
+  ].join('\n');
+  const states = parseStates(text, 's');
+  assert.deepEqual(states.map((s) => formatAddress(s.destination)), ['10.0.1.11', '2001:db8:1::11', '10.0.1.12']);
+  assert.equal(states[0]!.id, '00000000000000a1/00000001');
+  assert.throws(() => parseStates('garbage here\n', 'pfctl -s state'), /pfctl -s state, line 1/);
+  assert.ok(parseAddress('10.0.1.11'));
+});
