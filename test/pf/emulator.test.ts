@@ -1,0 +1,155 @@
+/**
+ * The pf emulator is only worth testing against if it is as strict as pfctl: every form below
+ * is one pfctl rejects, fed through the emulator executable exactly as the driver would.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { execa } from 'execa';
+import { parseAddress } from '../../src/net/address.ts';
+import { PfEmulator } from '../pf-emulator/emulator.ts';
+
+const emulators: PfEmulator[] = [];
+after(() => {
+  for (const e of emulators) e.cleanup();
+});
+
+function emulator(os: 'freebsd' | 'openbsd' = 'freebsd'): PfEmulator {
+  const e = new PfEmulator(os);
+  emulators.push(e);
+  return e;
+}
+
+async function pfctl(e: PfEmulator, args: string[], input?: string) {
+  return execa(e.pfctl, args, { reject: false, env: e.env(), ...(input === undefined ? {} : { input }) });
+}
+
+const REJECTED: Array<{ what: string; os?: 'freebsd' | 'openbsd'; anchor?: string; text: string; message: RegExp }> = [
+  {
+    what: 'a table as the redirect target with source-hash',
+    text: 'table <pool> { 10.0.1.11 10.0.1.12 }\nrdr on em0 inet proto tcp from any to 192.0.2.10 port 80 -> <pool> source-hash\n',
+    message: /^stdin:2: tables are only supported in round-robin redirection pools$/m,
+  },
+  {
+    what: 'an address list as the redirect target with random',
+    text: '\n\nrdr on em0 inet proto tcp from any to 192.0.2.10 port 80 -> { 10.0.1.11 10.0.1.12 } random\n',
+    message: /^stdin:3: only round-robin valid for multiple redirection addresses$/m,
+  },
+  {
+    what: 'a port list in an rdr-anchor line',
+    text: 'rdr-anchor "pfsteer/*" on em0 inet proto tcp from any to any port { 80 443 }\n',
+    message: /^stdin:1: destination port list expansion not supported in rdr-anchor$/m,
+  },
+  {
+    what: 'a port operator in an rdr-anchor line',
+    text: 'rdr-anchor "pfsteer/*" on em0 inet proto tcp from any to any port > 1024\n',
+    message: /^stdin:1: destination port operators not supported in rdr-anchor$/m,
+  },
+  {
+    what: 'rdr inside an inline anchor block',
+    text: 'anchor "inline" {\n  rdr on em0 inet proto tcp from any to 192.0.2.10 port 80 -> 10.0.1.11\n}\n',
+    message: /^stdin:2: syntax error$/m,
+  },
+  {
+    what: "'/' in an inline anchor name",
+    text: 'anchor "pfsteer/b0000" {\n  pass in all\n}\n',
+    message: /^stdin:1: .*'\/' not allowed in an inline anchor name$/m,
+  },
+  { what: 'an unknown keyword', text: 'table <t> { 10.0.0.0/8 }\nredirect on em0 from any to any -> 10.0.1.11\n', message: /^stdin:2: syntax error$/m },
+  {
+    what: 'a malformed address',
+    anchor: 'pfsteer/b0001',
+    text: 'table <b0001v4> const { 10.0.0.0/16 10.1.0.0/33 }\n',
+    message: /^stdin:1: cannot parse host specification "10\.1\.0\.0\/33"$/m,
+  },
+  {
+    what: 'a rule whose address family disagrees with its addresses',
+    anchor: 'pfsteer/b0001',
+    text: 'rdr on em0 inet proto tcp from any to 2001:db8::10 port 443 -> 10.0.1.11\n',
+    message: /^stdin:1: rule expands to no valid combination$/m,
+  },
+  {
+    what: 'a redirect target of the other address family',
+    anchor: 'pfsteer/b0001',
+    text: 'rdr on em0 inet6 proto tcp from any to 2001:db8::10 port 443 -> 10.0.1.11\n',
+    message: /^stdin:1: no translation address with matching address family found\.$/m,
+  },
+  { what: 'rdr in the openbsd grammar', os: 'openbsd', text: 'rdr on em0 inet proto tcp from any to 192.0.2.10 port 80 -> 10.0.1.11\n', message: /^stdin:1: syntax error$/m },
+  {
+    what: 'rdr-to on an outbound rule (openbsd)',
+    os: 'openbsd',
+    text: 'pass out quick on em0 inet proto tcp from any to 192.0.2.10 port 80 rdr-to 10.0.1.11\n',
+    message: /^stdin:1: rdr-to can only be used with inbound rules$/m,
+  },
+];
+
+for (const c of REJECTED) {
+  test(`the emulator rejects ${c.what}, as pfctl does, and loads nothing`, async () => {
+    const e = emulator(c.os);
+    const r = await pfctl(e, [...(c.anchor ? ['-a', c.anchor] : []), '-f', '-'], c.text);
+    assert.equal(r.exitCode, 1);
+    assert.match(r.stderr, c.message);
+    assert.match(r.stderr, /pfctl: Syntax error in config file: pf rules not loaded/);
+    assert.deepEqual(Object.keys(e.memory().anchors), []);
+    assert.equal(e.memory().main, '');
+  });
+}
+
+test('rdr-anchor with a single port and a plain rdr to one address with source-hash are accepted', async () => {
+  const e = emulator();
+  const r = await pfctl(e, ['-f', '-'], 'rdr-anchor "x/*" on em0 inet proto tcp from any to any port 80\nrdr on em0 inet proto tcp from any to 192.0.2.10 port 80 -> 10.0.1.11 source-hash\n');
+  assert.equal(r.exitCode, 0, r.stderr);
+});
+
+test('a load is all or nothing: a bad line leaves the previous anchor in place', async () => {
+  const e = emulator();
+  const good = 'table <b0000v4> const { 10.0.0.0/8 }\nrdr on em0 inet proto tcp from <b0000v4> to 192.0.2.10 port 80 -> 10.0.1.11\n';
+  assert.equal((await pfctl(e, ['-a', 'pfsteer/b0000', '-f', '-'], good)).exitCode, 0);
+  const bad = 'table <b0000v4> const { 10.0.0.0/8 }\nrdr on em0 inet proto tcp from <b0000v4> to 192.0.2.10 port 80 -> 10.0.1.12 bogus\n';
+  assert.equal((await pfctl(e, ['-a', 'pfsteer/b0000', '-f', '-'], bad)).exitCode, 1);
+  assert.equal(e.memory().anchors['pfsteer/b0000']!.source, good);
+});
+
+test('routing follows pf order: main rdr-anchor children in byte order of names, first rdr match wins', async () => {
+  const e = emulator();
+  e.loadMain('table <ext> { 192.0.2.10 }\nrdr-anchor "pfsteer/*"\nrdr on em0 inet proto tcp from any to <ext> port 80 -> 10.0.9.9\n');
+  await pfctl(e, ['-a', 'pfsteer/b0001', '-f', '-'], 'table <t> const { 198.51.100.0/24 }\nrdr on em0 inet proto tcp from <t> to <ext> port { 80 443 } -> 10.0.1.12\n');
+  await pfctl(e, ['-a', 'pfsteer/b0000', '-f', '-'], 'table <t> const { 198.51.0.0/16 }\nrdr on em0 inet proto tcp from <t> to <ext> port 80 -> 10.0.1.11 port 8080\n');
+  const at = (src: string, port: number) => e.route({ source: parseAddress(src)!, destination: parseAddress('192.0.2.10')!, port, interface: 'em0' });
+  // b0000 sorts first and its /16 holds the /24 of b0001: it wins for port 80.
+  assert.deepEqual([at('198.51.100.7', 80).anchor, at('198.51.100.7', 80).address, at('198.51.100.7', 80).port], ['pfsteer/b0000', '10.0.1.11', 8080]);
+  assert.deepEqual([at('198.51.100.7', 443).anchor, at('198.51.100.7', 443).address], ['pfsteer/b0001', '10.0.1.12']);
+  // Anchor tables are private: b0001's <t> does not leak into the main ruleset's rule.
+  assert.deepEqual([at('203.0.113.5', 80).anchor, at('203.0.113.5', 80).address], ['', '10.0.9.9']);
+  assert.equal(at('203.0.113.5', 22).anchor, null);
+});
+
+test('fault injection: failing, garbage and hanging calls, only for matching commands', async () => {
+  const e = emulator();
+  e.faults({ fail: 1, garbage: 1, match: '-s Anchors' });
+  const loaded = await pfctl(e, ['-a', 'x/b0000', '-f', '-'], 'table <t> { 10.0.0.0/8 }\n');
+  assert.equal(loaded.exitCode, 0);
+  const failed = await pfctl(e, ['-a', 'x', '-s', 'Anchors']);
+  assert.equal(failed.exitCode, 1);
+  const garbage = await pfctl(e, ['-a', 'x', '-s', 'Anchors']);
+  assert.equal(garbage.exitCode, 0);
+  assert.doesNotMatch(garbage.stdout, /x\/b0000/);
+  assert.equal((await pfctl(e, ['-a', 'x', '-s', 'Anchors'])).stdout, '  x/b0000');
+  e.faults({ hang: 1 });
+  const hung = await execa(e.pfctl, ['-s', 'memory'], { reject: false, env: e.env(), timeout: 700 });
+  assert.equal(hung.timedOut, true);
+  assert.deepEqual(e.calls().map((c) => c.outcome), ['ok', 'fail', 'garbage', 'ok', 'hang']);
+});
+
+test('-s state prints rdr states stack side first; -k nat kills by the host address, -k by the external one', async () => {
+  const e = emulator();
+  e.loadMain('rdr-anchor "p/*"\n');
+  await pfctl(e, ['-a', 'p/b0000', '-f', '-'], 'rdr on em0 inet proto tcp from any to 192.0.2.10 port 443 -> 10.0.1.11\n');
+  for (let i = 1; i <= 3; i++) e.route({ source: parseAddress(`198.51.100.${i}`)!, destination: parseAddress('192.0.2.10')!, port: 443 }, { establish: true, clientPort: 50000 + i });
+  const shown = await pfctl(e, ['-s', 'state']);
+  assert.match(shown.stdout, /^all tcp 10\.0\.1\.11:443 \(192\.0\.2\.10:443\) <- 198\.51\.100\.1:50001 +ESTABLISHED:ESTABLISHED$/m);
+  const byWire = await pfctl(e, ['-k', '0.0.0.0/0', '-k', '10.0.1.11']);
+  assert.match(byWire.stderr, /killed 0 states/);
+  const byNat = await pfctl(e, ['-k', 'nat', '-k', '0.0.0.0/0', '-k', '10.0.1.11']);
+  assert.match(byNat.stderr, /killed 3 states from 0\.0\.0\.0\/0 to 10\.0\.1\.11/);
+  assert.equal(e.statesTo(parseAddress('10.0.1.11')!), 0);
+});
