@@ -9,6 +9,7 @@ import { checkCommand } from './check.ts';
 import { EXIT } from './exit.ts';
 import { simulateCommand } from './simulate.ts';
 import { planCommand } from './plan.ts';
+import { inspectCommand } from './inspect.ts';
 import { probeCommand } from './probe.ts';
 import { daemonRunCommand } from './run.ts';
 import { statusCommand } from './status.ts';
@@ -35,6 +36,7 @@ Exit codes:
   program.addCommand(drainCommand());
   program.addCommand(undrainCommand());
   program.addCommand(planCommand());
+  program.addCommand(inspectCommand());
   program.addCommand(probeCommand());
   program.addCommand(simulateCommand());
   program.command('version').description('print the version').action(() => {

@@ -81,6 +81,12 @@ export class PfEmulator {
     });
   }
 
+  /** Routing answers for many packets against one snapshot; opens no states, counts nothing. */
+  routeMany(packets: readonly Packet[]): RouteAnswer[] {
+    const memory = this.memory();
+    return packets.map((p) => evaluate(memory, p).answer);
+  }
+
   /** Connections to `host` end (the client closed them). */
   closeStates(host: IpAddress): void {
     const text = formatAddress(host);

@@ -91,8 +91,18 @@ export function isNatRule(rule: Rule): boolean {
   return rule.action === 'rdr' || rule.action === 'rdr-anchor';
 }
 
+const cache = new Map<string, Ruleset>();
+
+/** Parsed once per text: routing thousands of packets re-reads the same anchors. */
 export function parsed(memory: PfMemory, source: string): Ruleset {
-  return parseRuleset(source, memory.os);
+  const key = `${memory.os}\n${source}`;
+  let ruleset = cache.get(key);
+  if (!ruleset) {
+    ruleset = parseRuleset(source, memory.os);
+    if (cache.size > 10_000) cache.clear();
+    cache.set(key, ruleset);
+  }
+  return ruleset;
 }
 
 /** An anchor's printed rules in order; the counters array is indexed the same way. */
@@ -193,6 +203,16 @@ function children(memory: PfMemory, parent: string): string[] {
 }
 
 /** Where pf sends a new connection: freebsd runs rdr rules first match, openbsd pass rules last match (quick ends). */
+const expansions = new WeakMap<Ruleset, Expanded[]>();
+function expandedOf(ruleset: Ruleset): Expanded[] {
+  let list = expansions.get(ruleset);
+  if (!list) {
+    list = ruleset.rules.flatMap(expand);
+    expansions.set(ruleset, list);
+  }
+  return list;
+}
+
 export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
   const main = parsed(memory, memory.main);
   const evaluated = new Map<string, number[]>();
@@ -217,7 +237,7 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
         const names = target.endsWith('/*') ? children(memory, target.slice(0, -2)) : memory.anchors[target] ? [target] : [];
         for (const name of names) {
           const rs = parsed(memory, memory.anchors[name]!.source);
-          if (walk({ name, ruleset: rs, tables: rs.tables }, rs.rules.flatMap(expand))) return true;
+          if (walk({ name, ruleset: rs, tables: rs.tables }, expandedOf(rs))) return true;
         }
         continue;
       }
@@ -230,7 +250,7 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
     }
     return false;
   };
-  walk({ name: '', ruleset: main, tables: main.tables }, main.rules.flatMap(expand));
+  walk({ name: '', ruleset: main, tables: main.tables }, expandedOf(main));
 
   const redirect = result && result.e.rule.action !== 'block' ? result.e.rule.redirect : undefined;
   const target = redirect?.hosts[0];

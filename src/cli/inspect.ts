@@ -1,0 +1,129 @@
+/** `pfsteer inspect`: what the filter holds, what it should hold, and every difference. */
+import { Command } from 'commander';
+import { buildPartition } from '../buckets/partition.ts';
+import { loadConfig } from '../config/load.ts';
+import type { Config } from '../config/model.ts';
+import { callControl } from '../daemon/control-client.ts';
+import { buildMapper } from '../daemon/daemon.ts';
+import { createDriver } from '../daemon/parts.ts';
+import type { ObservedBucket } from '../drivers/driver.ts';
+import { UsageError } from '../errors.ts';
+import type { HostState } from '../health/types.ts';
+import type { HealthView, InspectReport } from '../inspect/report.ts';
+import { answerClient, buildReport, clientBucket, expectedAssignments } from '../inspect/report.ts';
+import { parseAddress } from '../net/address.ts';
+import { PfDriver } from '../pf/driver.ts';
+import { EXIT } from './exit.ts';
+
+interface InspectOptions {
+  config: string;
+  client?: string;
+  json?: boolean;
+  down?: string;
+}
+
+interface DaemonStatus {
+  hosts: Array<{ name: string; state: HostState; drained: boolean }>;
+}
+
+async function healthView(config: Config, options: InspectOptions): Promise<{ view: HealthView; note?: string }> {
+  if (options.down !== undefined) {
+    const down = options.down.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const name of down) if (!config.hosts.some((h) => h.name === name)) throw new UsageError(`--down names "${name}", which ${options.config} does not have`);
+    return { view: { source: 'option', states: new Map(config.hosts.map((h) => [h.name, down.includes(h.name) ? 'down' : 'up'])), drained: new Set() } };
+  }
+  try {
+    const status = await callControl<DaemonStatus>(config.control.socket, 'GET', '/status', 3000);
+    return {
+      view: { source: 'daemon', states: new Map(status.hosts.map((h) => [h.name, h.state])), drained: new Set(status.hosts.filter((h) => h.drained).map((h) => h.name)) },
+    };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { view: { source: 'assumed', states: new Map(config.hosts.map((h) => [h.name, 'up'])), drained: new Set() }, note: `${reason}; expecting every host up (use --down to say otherwise)` };
+  }
+}
+
+async function observe(config: Config): Promise<{ observed: ObservedBucket[]; extra: string[] }> {
+  if (config.driver === 'pf') {
+    const { buckets, extra } = await new PfDriver(config).readAnchors();
+    return { observed: buckets, extra };
+  }
+  const driver = createDriver(config);
+  try {
+    return { observed: await driver.observe(), extra: [] };
+  } finally {
+    await driver.close();
+  }
+}
+
+function routesText(routes: InspectReport['buckets'][number]['routes']): string {
+  return routes.map((r) => `${r.service}->${r.address}${r.port === undefined ? '' : `:${r.port}`}`).join(' ');
+}
+
+function renderText(report: InspectReport, config: Config): string {
+  const health = { daemon: 'health from the running daemon', option: 'health from --down', assumed: 'every host assumed up' }[report.health];
+  const lines = [`${config.driver}: ${config.buckets.count} buckets, partition by ${report.partition === 'prefix' ? 'source prefix tables' : 'jhash of each source address'}; ${health}`, ''];
+  lines.push('host         state    drained  buckets  expected  evaluations   states');
+  for (const h of report.hosts) {
+    lines.push(`${h.name.padEnd(12)} ${(h.state ?? '-').padEnd(8)} ${(h.drained ? 'yes' : 'no').padEnd(8)} ${String(h.buckets).padStart(7)} ${String(h.expected).padStart(9)} ${String(h.evaluations).padStart(12)} ${String(h.states).padStart(8)}`);
+  }
+  lines.push('', 'bucket               host         routes');
+  for (const b of report.buckets) {
+    const host = b.host === undefined ? '?' : (b.host ?? '(empty)');
+    const counters = b.counters ? `  [evaluations ${b.counters.evaluations}, states ${b.counters.states}]` : '';
+    lines.push(`${b.where.padEnd(20)} ${host.padEnd(12)} ${routesText(b.routes)}${counters}`);
+  }
+  lines.push('');
+  if (report.inconsistencies.length === 0) lines.push('no inconsistencies');
+  else lines.push(`${report.inconsistencies.length} inconsistenc${report.inconsistencies.length === 1 ? 'y' : 'ies'}:`, ...report.inconsistencies.map((i) => `  ${i}`));
+  return `${lines.join('\n')}\n`;
+}
+
+async function run(options: InspectOptions): Promise<void> {
+  const config = await loadConfig(options.config);
+  if (config.driver === 'memory') throw new UsageError('driver memory keeps nothing outside a running daemon; inspect reads pf or nft');
+  const client = options.client === undefined ? undefined : parseAddress(options.client);
+  if (options.client !== undefined && !client) throw new UsageError(`--client "${options.client}" is not an IPv4 or IPv6 address`);
+  const { view, note } = await healthView(config, options);
+  if (note && !options.json) process.stderr.write(`pfsteer: ${note}\n`);
+  const { observed, extra } = await observe(config);
+  const report = buildReport(config, observed, extra, expectedAssignments(config, buildMapper(config), view), view);
+  if (client) {
+    const answer = answerClient(config, report, clientBucket(config, buildPartition(config.buckets), client), client);
+    if (options.json) process.stdout.write(`${JSON.stringify({ client: answer, inconsistencies: report.buckets[answer.bucket]!.problems })}\n`);
+    else {
+      const lines = [`${answer.address}: bucket ${answer.bucket} (${answer.where})`];
+      for (const s of answer.services) {
+        const now = s.address === undefined ? `not redirected (${s.host === null ? 'empty bucket' : 'no rule'})` : `${s.host} at ${s.address}${s.port === undefined ? '' : ` port ${s.port}`}`;
+        lines.push(`  ${s.service}: ${now}${s.expected !== undefined && s.expected !== s.host ? ` (config and health imply ${s.expected ?? 'empty'})` : ''}`);
+      }
+      if (answer.services.length === 0) lines.push('  no service of this address family');
+      for (const p of report.buckets[answer.bucket]!.problems) lines.push(`  inconsistency: ${p}`);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    if (report.buckets[answer.bucket]!.problems.length > 0) process.exitCode = EXIT.failure;
+    return;
+  }
+  process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : renderText(report, config));
+  if (report.inconsistencies.length > 0) process.exitCode = EXIT.failure;
+}
+
+export function inspectCommand(): Command {
+  return new Command('inspect')
+    .description('read the live anchors (pf) or maps (nft) and show owners per bucket and service, hosts with bucket counts and counters, and every inconsistency')
+    .requiredOption('-c, --config <file>', 'configuration file')
+    .option('--client <address>', 'answer for one client address: its bucket, anchor, and where each service sends it')
+    .option('--down <hosts>', 'judge against these hosts down and the rest up, instead of asking the running daemon')
+    .option('--json', 'print the report as JSON')
+    .addHelpText(
+      'after',
+      `
+Health: the running daemon's view (its control socket), else --down, else every host up.
+Exit codes: 0 consistent, 1 inconsistencies found or the filter could not be read, 2 bad arguments or config.
+
+Examples:
+  pfsteer inspect -c /usr/local/etc/pfsteer.yaml
+  pfsteer inspect -c /usr/local/etc/pfsteer.yaml --client 198.51.100.7`,
+    )
+    .action((options: InspectOptions) => run(options));
+}
