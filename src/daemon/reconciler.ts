@@ -91,10 +91,21 @@ export class Reconciler {
     if (driverChanged) this.#applied.clear();
   }
 
+  /**
+   * Re-reads the filter every `intervalMs`, counted from the end of the previous pass: a slow
+   * filter (thousands of anchors, a loaded pfctl) must not pile passes on top of each other.
+   */
   startDrift(intervalMs: number): void {
-    clearInterval(this.#driftTimer);
-    this.#driftTimer = setInterval(() => void this.repairDrift(), intervalMs);
-    this.#driftTimer.unref();
+    clearTimeout(this.#driftTimer);
+    const next = (): void => {
+      this.#driftTimer = setTimeout(() => {
+        void this.repairDrift().finally(() => {
+          if (!this.#closed) next();
+        });
+      }, intervalMs);
+      this.#driftTimer.unref();
+    };
+    next();
   }
 
   /** Asks for a pass soon; events closer than `coalesce` share one. */
@@ -238,7 +249,7 @@ export class Reconciler {
     this.#closed = true;
     clearTimeout(this.#coalesceTimer);
     clearTimeout(this.#retryTimer);
-    clearInterval(this.#driftTimer);
+    clearTimeout(this.#driftTimer);
     await this.#running;
   }
 }

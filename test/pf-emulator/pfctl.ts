@@ -238,7 +238,10 @@ function run(argv: string[], stdin: () => string, store: Store): Outcome {
     code = r.code;
     return r.code === 0;
   };
-  return store.update((memory) => {
+  // Reads need no lock: the state file is replaced by rename, so a reader sees one whole version.
+  const mutates = o.values.has('F') || o.values.has('f') || o.values.has('k');
+  const apply = <T>(fn: (memory: PfMemory) => T): T => (mutates ? store.update(fn) : fn(store.read()));
+  return apply((memory) => {
     for (const what of o.values.get('F') ?? []) if (!step(flush(memory, anchor, what))) return { code, stdout, stderr };
     for (const file of o.values.get('f') ?? []) {
       const source = file === '-' ? stdin() : readFileSync(file, 'utf8');

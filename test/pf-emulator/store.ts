@@ -3,7 +3,7 @@
  * states and counters in `pf.json`, a call log, and pending faults. Every pfctl invocation is a
  * separate process, so each one takes a lock for its whole read-modify-write.
  */
-import { appendFileSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Os } from './grammar.ts';
 
@@ -147,6 +147,7 @@ export class Store {
 
   /** Consumes one pending fault that applies to `argv`, if any. */
   takeFault(argv: string[]): 'fail' | 'hang' | 'garbage' | undefined {
+    if (!existsSync(this.path('faults.json'))) return undefined;
     return this.locked(() => {
       let faults: Faults;
       try {
