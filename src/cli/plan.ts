@@ -7,6 +7,9 @@ import { eligibleHosts } from '../daemon/plan.ts';
 import { assignmentsFor } from '../drivers/assignments.ts';
 import { UsageError } from '../errors.ts';
 import type { HostState } from '../health/types.ts';
+import { createDriver } from '../daemon/parts.ts';
+import { sameAssignment } from '../drivers/assignments.ts';
+import type { BucketAssignment } from '../drivers/driver.ts';
 import { anchorName, mainRulesetSnippet, renderAnchor } from '../pf/render.ts';
 
 interface PlanOptions {
@@ -14,6 +17,36 @@ interface PlanOptions {
   down?: string;
   json?: boolean;
   main?: boolean;
+  diff?: boolean;
+}
+
+interface Change {
+  bucket: number;
+  anchor: string;
+  /** What the filter holds: a host, null for an empty bucket, "missing" or "unreadable". */
+  from: string | null;
+  to: string | null;
+}
+
+/** The buckets whose anchors differ from what the filter holds, read with the configured driver. */
+async function diffAgainstFilter(config: Awaited<ReturnType<typeof loadConfig>>, wanted: BucketAssignment[]): Promise<Change[]> {
+  if (config.driver === 'memory') throw new UsageError('--diff reads the filter, and driver memory holds nothing outside a daemon');
+  const driver = createDriver(config);
+  try {
+    const observed = new Map((await driver.observe()).map((o) => [o.bucket, o]));
+    return wanted
+      .filter((a) => {
+        const o = observed.get(a.bucket);
+        return !o || o.problems.length > 0 || !sameAssignment(o.assignment, a);
+      })
+      .map((a) => {
+        const o = observed.get(a.bucket);
+        const from = o?.assignment && o.problems.length === 0 ? o.assignment.host : o?.problems.some((p) => p.includes('missing')) ? 'missing' : 'unreadable';
+        return { bucket: a.bucket, anchor: anchorName(config, a.bucket), from, to: a.host };
+      });
+  } finally {
+    await driver.close();
+  }
 }
 
 async function run(options: PlanOptions): Promise<void> {
@@ -31,11 +64,20 @@ async function run(options: PlanOptions): Promise<void> {
   const owners = eligible.length > 0 ? buildMapper(config).owners(new Set(eligible)) : new Array<null>(config.buckets.count).fill(null);
   const tables = bucketTables(buildPartition(config.buckets));
   const anchors: Record<string, string> = {};
-  for (const assignment of assignmentsFor(config, owners)) {
+  const wanted = assignmentsFor(config, owners);
+  for (const assignment of wanted) {
     anchors[anchorName(config, assignment.bucket)] = renderAnchor(config, tables[assignment.bucket]!, assignment);
   }
+  const diff = options.diff ? await diffAgainstFilter(config, wanted) : undefined;
   if (options.json) {
-    process.stdout.write(`${JSON.stringify({ anchors })}\n`);
+    process.stdout.write(`${JSON.stringify({ anchors, ...(diff ? { diff } : {}) })}\n`);
+    return;
+  }
+  if (diff) {
+    const label = (h: string | null): string => h ?? '(empty)';
+    process.stdout.write(diff.length === 0 ? '# the filter holds exactly this plan: nothing to load\n' : `# ${diff.length} of ${wanted.length} anchors differ from what the filter holds:\n`);
+    for (const c of diff) process.stdout.write(`#   ${c.anchor}: ${label(c.from)} -> ${label(c.to)}\n`);
+    for (const c of diff) process.stdout.write(`# --- pfctl -a ${c.anchor} -f -\n${anchors[c.anchor]}`);
     return;
   }
   for (const [name, text] of Object.entries(anchors)) process.stdout.write(`# --- pfctl -a ${name} -f -\n${text}`);
@@ -48,6 +90,7 @@ export function planCommand(): Command {
     .option('--down <hosts>', 'hosts to treat as down, comma separated')
     .option('--json', 'print {"anchors": {"<anchor>": "<text>"}}')
     .option('--main', 'print only the line(s) to add once to pf.conf, and where')
-    .addHelpText('after', '\nExample:\n  pfsteer plan -c /usr/local/etc/pfsteer.yaml --down lb2 | less')
+    .option('--diff', 'read the filter with the configured driver and show only the anchors that differ (JSON: "diff")')
+    .addHelpText('after', '\nExamples:\n  pfsteer plan -c /usr/local/etc/pfsteer.yaml --down lb2 | less\n  pfsteer plan -c /usr/local/etc/pfsteer.yaml --diff    # what a daemon would load now')
     .action((options: PlanOptions) => run(options));
 }

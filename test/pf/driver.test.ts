@@ -31,7 +31,7 @@ const allUp: HealthView = { source: 'assumed', states: new Map([['lb1', 'up'], [
 function yaml(pfctl: string, extra = ''): string {
   return `buckets: {count: ${B}, seed: 7, inet_prefix: 10, inet6_prefix: 10}
 driver: pf
-pf: {pfctl: ${pfctl}, concurrency: 4${extra.includes('timeout') ? '' : ', timeout: 3s'}${extra}}
+pf: {pfctl: ${pfctl}, concurrency: 4${extra.includes('timeout') ? '' : ', timeout: 15s'}${extra}}
 control: {socket: ${join(dir, 'none.sock')}}
 services:
   web:
@@ -141,6 +141,18 @@ test('pfsteer inspect --client (the command, through the real driver) names the 
   assert.equal(answer.client.bucket, bucket);
   assert.equal(answer.client.where, routed.anchor);
   assert.deepEqual(answer.client.services.map((s) => [s.service, s.host, s.address]), [['web', owner, routed.address]]);
+});
+
+test('pfsteer plan --diff lists exactly the anchors a host going down changes, against what pf holds', async () => {
+  const file = join(dir, 'plan.yaml');
+  writeFileSync(file, yaml(emu.pfctl));
+  const r = await execa('node', ['src/cli/main.ts', 'plan', '-c', file, '--down', 'lb2', '--diff', '--json'], { reject: false, env: emu.env() });
+  assert.equal(r.exitCode, 0, r.stderr);
+  const { diff } = JSON.parse(r.stdout) as { diff: Array<{ bucket: number; from: string; to: string }> };
+  const before = buildMapper(config).owners(new Set(['lb1', 'lb2', 'lb3']));
+  const after = buildMapper(config).owners(new Set(['lb1', 'lb3']));
+  assert.deepEqual(diff.map((d) => d.bucket), before.flatMap((o, b) => (o === 'lb2' ? [b] : [])));
+  for (const d of diff) assert.deepEqual([d.from, d.to], ['lb2', after[d.bucket]]);
 });
 
 test('inspect names every inconsistency: missing, extra and wrong anchors, edited tables', async () => {
