@@ -37,8 +37,12 @@ class CheckRunner {
     this.#events = events;
   }
 
+  /**
+   * The first run waits a random part of the jitter too: a thousand checks started together
+   * would otherwise all fire in the same instant (haproxy's spread-checks, for the same reason).
+   */
   start(): void {
-    this.#schedule(0);
+    this.#schedule(Math.random() * this.check.jitter);
   }
 
   #schedule(delay: number): void {
