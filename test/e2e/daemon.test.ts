@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { execa } from 'execa';
 import type { CheckTiming } from '../../src/config/model.ts';
 import { parseAddress } from '../../src/net/address.ts';
 import { NftDriver } from '../../src/nft/driver.ts';
@@ -121,6 +122,8 @@ test('`pfsteer drain lb1 --wait`: new connections avoid lb1, the open one comple
   const long = longRequest(base, 'lb1', 2000);
   await waitFor('the long request to reach lb1', 2000, async () => (await statesTo(lb1)) > 0);
 
+  // A flow of the router's own, not steered (as the daemon's checks are): drain must not wait for it.
+  const own = execa('ip', ['netns', 'exec', bed.router, 'curl', '-s', '--max-time', '10', `http://${lb1.v4}:8080/slow?ms=9000`], { reject: false });
   const drain = pfsteer(bed.router, ['drain', 'lb1', '-c', file, '--wait', '--timeout', '30s']);
   let undrain;
   try {
@@ -141,8 +144,10 @@ test('`pfsteer drain lb1 --wait`: new connections avoid lb1, the open one comple
     assert.match(r.stderr, /lb1: [1-9]\d* state\(s\) left/, 'it saw the open flow');
     assert.match(r.stderr, /lb1: 0 state\(s\) left$/);
     assert.equal(await statesTo(lb1), 0);
+    assert.equal(own.exitCode, null, 'the unsteered flow was still open');
   } finally {
-    await drain;
+    own.kill();
+    await Promise.all([drain, own]);
     undrain = await pfsteer(bed.router, ['undrain', 'lb1', '-c', file]);
   }
   assert.equal(undrain.exitCode, 0, undrain.stderr);
