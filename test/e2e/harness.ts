@@ -5,6 +5,8 @@
  *   client (10.100.0.1, 2001:db8:c::1; sources 10.200.0.0/16 and 2001:db8:100::/48)
  *     | c0 -- r0
  *   router (pfsteer's nft table; 10.100.0.254, 2001:db8:c::fe)
+ *     | pK -- u0          addRouter: peer router K (10.99.K.2), a CARP peer's daemon, no clients;
+ *     |                   it reaches the lbs through the router, so its checks see the same
  *     | rN -- bN          for N = 1..3
  *   lbN (haproxy: web on 10.0.N.2:8080 and [2001:db8:N::2]:80, monitor on :8081, admin socket;
  *        the app behind it answers "lbN")
