@@ -36,6 +36,17 @@ interface Run {
 
 const CONNTRACK_COUNT = /(\d+) flow entries have been (?:deleted|shown)/;
 
+/**
+ * Whether a `conntrack -L` line is a DNATed flow: the reply comes from another address than the
+ * client dialled. (`--dst-nat ADDR` would say so too, but conntrack 1.4.7 ignores its address
+ * for IPv6.)
+ */
+export function isTranslated(line: string): boolean {
+  const dialled = /\bdst=(\S+)/.exec(line)?.[1];
+  const replier = [...line.matchAll(/\bsrc=(\S+)/g)][1]?.[1];
+  return dialled !== undefined && replier !== undefined && dialled !== replier;
+}
+
 export class NftDriver implements Driver {
   readonly kind = 'nft' as const;
   readonly layout: NftLayout;
@@ -135,8 +146,9 @@ export class NftDriver implements Driver {
   }
 
   /**
-   * Flows still carrying traffic: TCP in TIME_WAIT or CLOSE is over (conntrack keeps it for
-   * minutes), so a drain need not wait for it.
+   * Steered flows still carrying traffic: TCP in TIME_WAIT or CLOSE is over (conntrack keeps it
+   * for minutes), so a drain need not wait for it; nor for flows the rules did not translate,
+   * such as this daemon's own checks of the host.
    */
   async countStates(addresses: readonly IpAddress[]): Promise<number> {
     let total = 0;
@@ -144,7 +156,7 @@ export class NftDriver implements Driver {
       const args = this.conntrackArgs('-L', a);
       const r = await this.run(this.config.conntrack, args);
       if (!CONNTRACK_COUNT.test(r.stderr)) throw new NftCommandError('conntrack', [this.config.conntrack, ...args], r.exitCode, r.stderr);
-      total += r.stdout.split('\n').filter((line) => line !== '' && !/ (TIME_WAIT|CLOSE) /.test(line)).length;
+      total += r.stdout.split('\n').filter((line) => line !== '' && !/ (TIME_WAIT|CLOSE) /.test(line) && isTranslated(line)).length;
     }
     return total;
   }

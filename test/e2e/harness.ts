@@ -5,6 +5,8 @@
  *   client (10.100.0.1, 2001:db8:c::1; sources 10.200.0.0/16 and 2001:db8:100::/48)
  *     | c0 -- r0
  *   router (pfsteer's nft table; 10.100.0.254, 2001:db8:c::fe)
+ *     | pK -- u0          addRouter: peer router K (10.99.K.2), a CARP peer's daemon, no clients;
+ *     |                   it reaches the lbs through the router, so its checks see the same
  *     | rN -- bN          for N = 1..3
  *   lbN (haproxy: web on 10.0.N.2:8080 and [2001:db8:N::2]:80, monitor on :8081, admin socket;
  *        the app behind it answers "lbN")
@@ -18,7 +20,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
-import type { Config } from '../../src/config/model.ts';
+import { DEFAULTS } from '../../src/config/defaults.ts';
+import type { CheckTiming, Config } from '../../src/config/model.ts';
+import { serializeConfig } from '../../src/config/serialize.ts';
+import { parseAddress } from '../../src/net/address.ts';
 import { nftTestConfig } from '../nft/config.ts';
 import type { ClientRequest, ClientResult } from './client.ts';
 import { Lab, requireNetns } from './netns.ts';
@@ -75,7 +80,8 @@ export class Testbed {
   readonly client: string;
   readonly router: string;
   readonly backends: Backend[];
-  private readonly dir: string;
+  readonly dir: string;
+  private uplinks = 0;
 
   private constructor(lab: Lab, client: string, router: string, backends: Backend[], dir: string) {
     this.lab = lab;
@@ -167,6 +173,11 @@ export class Testbed {
       app.stdout!.once('data', () => resolve());
       void app.then((r) => reject(new Error(`app of ${b.name} exited: ${r.stderr}`)));
     });
+    await this.startHaproxy(b);
+  }
+
+  /** Starts (or, after `killHaproxy`, restarts) the backend's haproxy and waits for its monitor. */
+  async startHaproxy(b: Backend): Promise<void> {
     const cfg = path.join(this.dir, `${b.name}.cfg`);
     await writeFile(cfg, haproxyConfig(b));
     b.haproxy = this.spawn(b.ns, ['haproxy', '-db', '-f', cfg]);
@@ -205,6 +216,56 @@ export class Testbed {
   /** A config whose nft driver acts in the router namespace. */
   config(opts: { buckets?: number; seed?: number; router?: string } = {}): Config {
     return nftTestConfig({ table: 'pfsteer', prefix: ['ip', 'netns', 'exec', opts.router ?? this.router], ...opts });
+  }
+
+  /**
+   * A config for the daemon itself, to run inside a router namespace (so no command prefix):
+   * http checks of every backend's monitor-uri with `timing`, its control socket and state file
+   * named after `name` in the testbed's directory.
+   */
+  daemonConfig(name: string, timing: CheckTiming, opts: { buckets?: number; killStatesOnDown?: boolean } = {}): Config {
+    const base = nftTestConfig({ table: 'pfsteer', prefix: [], ...(opts.buckets === undefined ? {} : { buckets: opts.buckets }) });
+    return {
+      ...base,
+      defaults: timing,
+      policy: { ...base.policy, killStatesOnDown: opts.killStatesOnDown ?? false },
+      control: { socket: path.join(this.dir, `${name}.sock`), mode: 0o600 },
+      daemon: { ...base.daemon, stateFile: path.join(this.dir, `${name}.state.json`) },
+      hosts: base.hosts.map((h) => {
+        const b = this.backends.find((x) => x.name === h.name)!;
+        return { ...h, checks: [{ ...DEFAULTS.http, ...timing, type: 'http', name: 'haproxy', address: parseAddress(b.v4)!, port: 8081, path: '/haproxy_check', expectStatus: [200] }] };
+      }),
+    };
+  }
+
+  /** Writes `config` as YAML into the testbed's directory; returns its path. */
+  async writeConfig(name: string, config: Config): Promise<string> {
+    const file = path.join(this.dir, `${name}.yaml`);
+    await writeFile(file, serializeConfig(config));
+    return file;
+  }
+
+  /**
+   * Another router namespace (a CARP peer) hanging off the first: it has no clients, and
+   * reaches every backend through the first router, so its checks see what the first one's see.
+   */
+  async addRouter(role: string): Promise<string> {
+    const k = ++this.uplinks;
+    const ns = await this.lab.netns(role);
+    const x = (where: string, ...argv: string[]) => this.lab.exec(where, argv);
+    await x(this.router, 'ip', 'link', 'add', `p${k}`, 'type', 'veth', 'peer', 'name', 'u0', 'netns', ns);
+    await x(this.router, 'ip', 'addr', 'add', `10.99.${k}.1/30`, 'dev', `p${k}`);
+    await x(this.router, 'ip', 'link', 'set', `p${k}`, 'up');
+    await x(ns, 'ip', 'addr', 'add', `10.99.${k}.2/30`, 'dev', 'u0');
+    await x(ns, 'ip', 'link', 'set', 'u0', 'up');
+    await x(ns, 'ip', 'route', 'add', '10.0.0.0/16', 'via', `10.99.${k}.1`);
+    for (const b of this.backends) {
+      await waitFor(`${b.name}'s monitor from ${role}`, 5000, async () => {
+        const r = await execa('ip', ['netns', 'exec', ns, 'curl', '-s', '-o', '/dev/null', '--max-time', '1', `http://${b.v4}:8081/haproxy_check`], { reject: false });
+        return r.exitCode === 0;
+      });
+    }
+    return ns;
   }
 
   /** Runs requests from the client namespace; results in request order. */

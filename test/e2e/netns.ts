@@ -74,6 +74,12 @@ export class Lab {
     if (pid !== undefined) this.pids.push(pid);
   }
 
+  /** Forget a process that has exited, so its PID, perhaps reused, is never killed. */
+  untrack(pid: number | undefined): void {
+    const i = pid === undefined ? -1 : this.pids.indexOf(pid);
+    if (i >= 0) this.pids.splice(i, 1);
+  }
+
   destroySync(): void {
     for (const pid of this.pids.splice(0)) {
       try {
