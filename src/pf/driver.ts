@@ -19,7 +19,7 @@ import { PfsteerError } from '../errors.ts';
 import type { Cidr, IpAddress } from '../net/address.ts';
 import { formatAddress, sameAddress } from '../net/address.ts';
 import { decodeAnchor } from './decode.ts';
-import { parseAnchors, parseKilled, parseMemory, parseStates, parseTableShow } from './output.ts';
+import { isClosing, parseAnchors, parseKilled, parseMemory, parseStates, parseTableShow } from './output.ts';
 import type { Pfctl } from './pfctl.ts';
 import { PfctlError, pfctlOk, pfctlRunner } from './pfctl.ts';
 import { anchorName, renderAnchor, tableName } from './render.ts';
@@ -159,10 +159,15 @@ export class PfDriver implements Driver {
     return killed.reduce((a, b) => a + b, 0);
   }
 
+  /**
+   * Live client connections steered to `addresses`: inbound states pf translated to them. The
+   * firewall's own connections to a host (health checks) are not rdr'd and do not count, nor
+   * do closed connections pf still remembers.
+   */
   async countStates(addresses: readonly IpAddress[]): Promise<number> {
     if (addresses.length === 0) return 0;
     const r = await pfctlOk(this.pfctl, ['-s', 'state']);
-    return parseStates(r.stdout, 'pfctl -s state').filter((s) => addresses.some((a) => sameAddress(a, s.destination))).length;
+    return parseStates(r.stdout, 'pfctl -s state').filter((s) => s.direction === 'in' && s.translated && !isClosing(s) && addresses.some((a) => sameAddress(a, s.destination))).length;
   }
 
   async close(): Promise<void> {}

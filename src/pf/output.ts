@@ -49,8 +49,19 @@ export interface PfState {
    * host's internal address, whatever external address the client dialled.
    */
   destination: IpAddress;
+  /** The state was translated: pf printed the other side's address in parentheses. */
+  translated: boolean;
+  /** Both peers' TCP states, e.g. `ESTABLISHED:ESTABLISHED`. */
+  state: string;
   /** `-vv` only: the id `pfctl -k id -k <id>` takes. */
   id?: string;
+}
+
+const CLOSING = new Set(['FIN_WAIT_2', 'TIME_WAIT', 'CLOSED']);
+
+/** Both peers have finished: pf keeps such a state for a while, but it carries no connection. */
+export function isClosing(state: PfState): boolean {
+  return state.state.split(':').every((side) => CLOSING.has(side));
 }
 
 /** `10.0.1.11:443`, `2001:db8::1[443]`, or a bare address (protocols without ports). */
@@ -84,7 +95,8 @@ export function parseStates(text: string, what: string): PfState[] {
     const destText = direction === 'in' ? m[3]! : m[6]!;
     const destination = hostOf(destText);
     if (!destination) throw new PfParseError(what, n, raw, `"${destText}" is not an address`);
-    states.push({ interface: m[1]!, protocol: m[2]!, direction, destination });
+    const translated = direction === 'in' ? m[4] !== undefined : m[7] !== undefined;
+    states.push({ interface: m[1]!, protocol: m[2]!, direction, destination, translated, state: m[8]! });
   }
   return states;
 }

@@ -6,7 +6,7 @@ import type { Config } from '../../src/config/model.ts';
 import { assignmentFor, sameAssignment } from '../../src/drivers/assignments.ts';
 import { formatAddress, parseAddress } from '../../src/net/address.ts';
 import { decodeAnchor } from '../../src/pf/decode.ts';
-import { parseAnchors, parseKilled, parseMemory, parseStates, parseTableShow } from '../../src/pf/output.ts';
+import { isClosing, parseAnchors, parseKilled, parseMemory, parseStates, parseTableShow } from '../../src/pf/output.ts';
 import { renderAnchor } from '../../src/pf/render.ts';
 import { PfParseError, parseRuleset } from '../../src/pf/rules.ts';
 import { arbConfig } from '../config/arbitrary-config.ts';
@@ -111,9 +111,12 @@ test('pfctl -s state: the stack-side destination is read in both directions and 
     '   id: 00000000000000a1 creatorid: 00000001',
     'all tcp 2001:db8:1::11[443] (2001:db8:ff::10[443]) <- 2001:db8:9::1[40000]       ESTABLISHED:ESTABLISHED',
     'em1 tcp 198.51.100.7:51234 -> 10.0.1.12:443       ESTABLISHED:ESTABLISHED',
+    'all tcp 10.0.1.11:443 (192.0.2.10:443) <- 198.51.100.8:51234       TIME_WAIT:TIME_WAIT',
   ].join('\n');
   const states = parseStates(text, 's');
-  assert.deepEqual(states.map((s) => formatAddress(s.destination)), ['10.0.1.11', '2001:db8:1::11', '10.0.1.12']);
+  assert.deepEqual(states.map((s) => formatAddress(s.destination)), ['10.0.1.11', '2001:db8:1::11', '10.0.1.12', '10.0.1.11']);
+  assert.deepEqual(states.map((s) => s.translated), [true, true, false, true]);
+  assert.deepEqual(states.map(isClosing), [false, false, false, true]);
   assert.equal(states[0]!.id, '00000000000000a1/00000001');
   assert.throws(() => parseStates('garbage here\n', 'pfctl -s state'), /pfctl -s state, line 1/);
   assert.ok(parseAddress('10.0.1.11'));
