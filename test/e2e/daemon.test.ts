@@ -1,7 +1,7 @@
 /**
  * The real daemon (`pfsteer run`, driver nft, http checks of each haproxy's monitor-uri) inside
  * the router namespace; every assertion is on what clients received, the control CLI's answers
- * or what conntrack and nft hold. Scenario 1 (`pfsteer inspect --client`) lives with `inspect`.
+ * or what conntrack and nft hold.
  */
 import assert from 'node:assert/strict';
 import { after, afterEach, before, test } from 'node:test';
@@ -86,6 +86,26 @@ test('the daemon steers every IPv4 and IPv6 client, and all three hosts carry cl
   for (const h of ['lb1', 'lb2', 'lb3']) {
     assert.ok(clientsOf(base, h).some((c) => c.includes(':')), `${h} has IPv6 clients`);
     assert.ok(clientsOf(base, h).some((c) => !c.includes(':')), `${h} has IPv4 clients`);
+  }
+});
+
+test('every client reaches the host `pfsteer inspect --client` names, and inspect finds nothing inconsistent', async () => {
+  const full = await pfsteer(bed.router, ['inspect', '-c', file, '--json']);
+  assert.equal(full.exitCode, 0, `pfsteer inspect: ${full.stderr}`);
+  const report = JSON.parse(full.stdout) as { partition: string; health: string; inconsistencies: string[] };
+  assert.deepEqual([report.partition, report.health, report.inconsistencies], ['jhash', 'daemon', []]);
+  // One inspect process per client: a sample of each family keeps this within seconds.
+  const sample = [...clients.filter((c) => !c.includes(':')).slice(0, 15), ...clients.filter((c) => c.includes(':')).slice(0, 15)];
+  for (let i = 0; i < sample.length; i += 6) {
+    await Promise.all(
+      sample.slice(i, i + 6).map(async (client) => {
+        const r = await pfsteer(bed.router, ['inspect', '-c', file, '--client', client, '--json']);
+        assert.equal(r.exitCode, 0, `inspect --client ${client}: ${r.stderr}`);
+        const { client: answer } = JSON.parse(r.stdout) as { client: { services: Array<{ host: string }> } };
+        assert.ok(answer.services.length > 0, `${client}: a service of its family`);
+        for (const s of answer.services) assert.equal(s.host, base.get(client), `${client} reached ${base.get(client)}, inspect says ${s.host}`);
+      }),
+    );
   }
 });
 
