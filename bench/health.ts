@@ -187,7 +187,7 @@ ${runs} check runs; result codes: ${Object.entries(codes).map(([code, n]) => `${
 
 TCP and HTTP checks start no processes, so the last row shows only that the engine itself leaves none; exec checks' process groups are proven gone by test/health/exec-check.test.ts.
 Drift can be slightly negative: Node computes timer expiry from the event loop's cached millisecond clock, so a run may start up to 1 ms before \`performance.now()\` says it was due.
-Drift counts every run, first runs included (\`start()\` spreads each check's first run over its jitter, so the ${report.workload.checks} checks do not all fire at once). Drift max ${measured.driftMax} ms; lateness p50 ${measured.latenessP50} ms, max ${measured.latenessMax} ms.
+Drift counts every run, first runs included (\`start()\` spreads each check's first run over one interval, so the ${report.workload.checks} checks do not all fire at once). Drift max ${measured.driftMax} ms; lateness p50 ${measured.latenessP50} ms, max ${measured.latenessMax} ms.
 `;
   const dir = new URL('results/', import.meta.url);
   await writeFile(new URL('health.json', dir), `${JSON.stringify(report, null, 2)}\n`);

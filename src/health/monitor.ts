@@ -38,11 +38,13 @@ class CheckRunner {
   }
 
   /**
-   * The first run waits a random part of the jitter too: a thousand checks started together
-   * would otherwise all fire in the same instant (haproxy's spread-checks, for the same reason).
+   * The first run waits a random part of one interval: a thousand checks started together
+   * would otherwise fire in the same instant and stay bunched (haproxy spreads its first checks
+   * for the same reason). The first verdict still comes within interval + timeout, inside the
+   * daemon's start-up bound of rise x interval + timeout.
    */
   start(): void {
-    this.#schedule(Math.random() * this.check.jitter);
+    this.#schedule(Math.random() * this.check.interval);
   }
 
   #schedule(delay: number): void {
