@@ -23,9 +23,10 @@ test('the started observer reports each run against its schedule: start to start
   await new Promise((resolve) => setTimeout(resolve, 450));
   await monitor.close();
   server.close();
-  assert.ok(starts.length >= 4, `${starts.length} runs in 450 ms at a 100 ms interval`);
+  assert.ok(starts.length >= 3, `${starts.length} runs in 450 ms at a 100 ms interval`);
   assert.ok(starts.every((s) => s.host === 'lb1' && s.check === 'port'));
-  assert.ok(starts[0]!.intended >= before && starts[0]!.intended - before < 20);
+  // The first run is spread over one interval so that many checks started together do not bunch.
+  assert.ok(starts[0]!.intended >= before && starts[0]!.intended - before < 100);
   for (const [i, s] of starts.entries()) {
     // Node's timers may fire up to 1 ms early against performance.now().
     assert.ok(s.actual - s.intended > -2 && s.actual - s.intended < 100, `run ${i}: ${s.actual - s.intended} ms late`);
