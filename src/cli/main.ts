@@ -1,6 +1,11 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * The one pfsteer binary: a table of verbs, one file per command under src/cli/.
+ *
+ * The small young generation is for the daemon: a check every few milliseconds allocates
+ * steadily, and with V8's default (sized from the machine's memory) the heap grows to several
+ * times what is live before it collects (measured: 36 MB heap instead of 160 MB with 64 checks
+ * a second). V8 reads the flag only at start, hence the interpreter line.
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
