@@ -34,6 +34,9 @@ export interface LoadedAnchor {
   /** Per printed (expanded) rule, in order. */
   counters: Counters[];
   loadedAt: number;
+  /** Its tables and their entries, kept so a load need not re-read every anchor for pf's limits. */
+  tables?: number;
+  entries?: number;
 }
 
 export interface PfMemory {
