@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
+import { freePort } from '../support/net.ts';
 
 const cli = ['src/cli/main.ts'];
 const exit1 = fileURLToPath(new URL('../fixtures/bin/exit1', import.meta.url));
@@ -15,13 +16,6 @@ let dir = '';
 let file = '';
 let listener: Server | undefined;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pfsteer-probe-'));

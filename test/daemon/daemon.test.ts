@@ -1,8 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -11,6 +9,8 @@ import { callControl } from '../../src/daemon/control-client.ts';
 import { realParts } from '../../src/daemon/parts.ts';
 import { MemoryDriver } from '../../src/drivers/memory.ts';
 import { parseAddress } from '../../src/net/address.ts';
+import { startBackends, type Backend } from '../support/net.ts';
+import { until } from '../support/until.ts';
 
 const INTERVAL = 100;
 const TIMEOUT = 60;
@@ -18,7 +18,7 @@ const FALL = 2;
 const logger = pino({ level: 'silent' });
 
 let dir: string;
-const backends: Array<{ server: Server; port: number; healthy: boolean }> = [];
+const backends: Backend[] = [];
 const driver = new MemoryDriver();
 const parts: DaemonParts = { createDriver: () => driver, createHealth: realParts.createHealth };
 
@@ -41,24 +41,10 @@ function owners(): Array<string | null> {
   return Array.from({ length: 64 }, (_, b) => driver.buckets.get(b)?.host ?? null);
 }
 
-async function until(condition: () => boolean, withinMs: number, what: string): Promise<number> {
-  const start = performance.now();
-  while (!condition()) {
-    if (performance.now() - start > withinMs) assert.fail(`${what}: not within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return performance.now() - start;
-}
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pfsteer-daemon-'));
-  for (let i = 0; i < 3; i++) {
-    const backend = { server: createServer(), port: 0, healthy: true };
-    backend.server.on('request', (_req, res) => res.writeHead(backend.healthy ? 200 : 503).end());
-    await new Promise<void>((resolve) => backend.server.listen(0, '127.0.0.1', resolve));
-    backend.port = (backend.server.address() as AddressInfo).port;
-    backends.push(backend);
-  }
+  backends.push(...(await startBackends(3)));
   await writeFile(join(dir, 'pfsteer.yaml'), config());
 });
 

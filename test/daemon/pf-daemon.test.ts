@@ -4,8 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -17,6 +15,8 @@ import { realParts } from '../../src/daemon/parts.ts';
 import { parseAddress } from '../../src/net/address.ts';
 import { parseRuleset } from '../../src/pf/rules.ts';
 import { PfEmulator } from '../pf-emulator/emulator.ts';
+import { startBackends, type Backend } from '../support/net.ts';
+import { until } from '../support/until.ts';
 
 const B = 16;
 const INTERVAL = 150;
@@ -28,7 +28,7 @@ const ADDRESSES: Record<string, string> = { '10.0.1.11': 'lb1', '10.0.1.12': 'lb
 
 let dir: string;
 let emulator: PfEmulator;
-const backends: Array<{ server: Server; port: number; healthy: boolean }> = [];
+const backends: Backend[] = [];
 
 function config(): string {
   const hosts = backends
@@ -60,14 +60,6 @@ function owners(): Array<string | undefined> {
   });
 }
 
-async function until(condition: () => boolean, withinMs: number, what: string): Promise<number> {
-  const start = performance.now();
-  while (!condition()) {
-    if (performance.now() - start > withinMs) assert.fail(`${what}: not within ${withinMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return performance.now() - start;
-}
 
 const file = (): string => join(dir, 'pfsteer.yaml');
 
@@ -76,13 +68,7 @@ before(async () => {
   emulator = new PfEmulator('freebsd');
   emulator.loadMain('table <ext> { 192.0.2.10 }\nrdr-anchor "pfsteer/*"\n');
   process.env.PFSTEER_PF_EMULATOR = emulator.dir;
-  for (let i = 0; i < 3; i++) {
-    const backend = { server: createServer(), port: 0, healthy: true };
-    backend.server.on('request', (_req, res) => res.writeHead(backend.healthy ? 200 : 503).end());
-    await new Promise<void>((resolve) => backend.server.listen(0, '127.0.0.1', resolve));
-    backend.port = (backend.server.address() as AddressInfo).port;
-    backends.push(backend);
-  }
+  backends.push(...(await startBackends(3)));
   await writeFile(file(), config());
 });
 

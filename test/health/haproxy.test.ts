@@ -20,6 +20,7 @@ import { runHttpCheck } from '../../src/health/http-check.ts';
 import { HealthMonitor } from '../../src/health/monitor.ts';
 import type { HostTransition } from '../../src/health/types.ts';
 import { parseAddress } from '../../src/net/address.ts';
+import { freePort } from '../support/net.ts';
 
 const INTERVAL = 200;
 const TIMEOUT = 150;
@@ -49,13 +50,6 @@ function findHaproxy(): string {
   throw new Error(`haproxy is required for these tests and was not found (looked in ${candidates.join(', ')}); install it (Debian: apt-get install haproxy) or set HAPROXY to its path`);
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
