@@ -153,7 +153,7 @@ async function main(): Promise<number> {
   ];
   const rows: EventRow[] = [];
   for (const e of events) {
-    if (!quick) await sleep(1500);
+    if (!quick) await sleep(1000);
     const before = await poll(scene);
     if (!before) throw new Error('the daemon stopped answering on its control socket');
     const ownersBefore = pfOwners(scene);

@@ -33,7 +33,8 @@ function renderConfig(dir: string, driver: DemoDriver, backends: readonly Backen
   const hosts = backends
     .map((b, i) => `  ${b.name}:\n    addresses: {std: 10.0.1.${11 + i}}\n    checks:\n      - {type: http, name: haproxy, address: 127.0.0.1, port: ${b.port}, path: /haproxy_check}\n`)
     .join('');
-  const pf = driver === 'pf' ? `pf: {pfctl: ${JSON.stringify(PFCTL_EMULATOR)}}\n` : '';
+  // Each emulated pfctl call is a Node process; more of them at once hides their start-up time.
+  const pf = driver === 'pf' ? `pf: {pfctl: ${JSON.stringify(PFCTL_EMULATOR)}, concurrency: 8}\n` : '';
   return `# Written by examples/demo: three local stand-ins for haproxy, checked twice a second.
 defaults: {interval: 500ms, timeout: 300ms, fall: 2, rise: 2, jitter: 0ms}
 buckets: {count: ${BUCKETS}}
