@@ -34,15 +34,16 @@ export class DaemonProcess {
     }));
   }
 
-  static spawn(scene: Scene, onRecord: (record: LogRecord) => void): DaemonProcess {
+  /** `main` is the CLI to run: the sources by default, or a build such as dist/cli/main.js. */
+  static spawn(scene: Pick<Scene, 'dir' | 'configFile' | 'env'>, onRecord: (record: LogRecord) => void, main = MAIN): DaemonProcess {
     const logFile = join(scene.dir, 'daemon.log');
-    const child = spawn(process.execPath, [MAIN, 'run', '-c', scene.configFile], {
+    const child = spawn(process.execPath, [main, 'run', '-c', scene.configFile], {
       env: { ...process.env, ...scene.env },
       // Its own process group, so that Ctrl-C reaches the demo alone and the demo stops it.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    if (child.pid === undefined) throw new Error(`cannot start ${process.execPath} ${MAIN}`);
+    if (child.pid === undefined) throw new Error(`cannot start ${process.execPath} ${main}`);
     const log = createWriteStream(logFile);
     child.stderr!.pipe(log, { end: false });
     createInterface({ input: child.stdout! }).on('line', (line) => {
