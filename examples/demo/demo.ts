@@ -9,6 +9,7 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/load.ts';
 import { buildMapper } from '../../src/daemon/daemon.ts';
@@ -27,8 +28,7 @@ const START_WITHIN_MS = 25_000;
 const SETTLE_WITHIN_MS = 15_000;
 
 const quick = process.argv.includes('--quick');
-const asked = process.argv[process.argv.indexOf('--driver') + 1];
-const requested: DemoDriver = process.argv.includes('--driver') && asked === 'memory' ? 'memory' : 'pf';
+const requested: DemoDriver = process.argv.join(' ').includes('--driver memory') ? 'memory' : 'pf';
 const view = new LiveView(process.stdout, process.stdout.isTTY === true && !quick);
 const cleanup = new Cleanup();
 cleanup.onSignals((line) => process.stdout.write(`${line}\n`));
@@ -114,7 +114,6 @@ async function startDaemon(driver: DemoDriver, backends: readonly Backend[]): Pr
   if (ready) return { scene, daemon };
   const code = daemon.running ? 'still running' : `exited ${String(await daemon.exited)}`;
   view.say(`the daemon with driver ${driver} did not steer all ${BUCKETS} buckets within ${START_WITHIN_MS / 1000} s (${code}); its log ${daemon.logFile}:`);
-  const { readFile } = await import('node:fs/promises');
   view.say((await readFile(daemon.logFile, 'utf8').catch(() => '')).split('\n').slice(-8).join('\n'));
   await daemon.stop();
   return undefined;
