@@ -316,7 +316,6 @@ Driver memory (loading 4096 anchors one emulated pfctl process at a time would t
 |---|---:|---:|---:|---:|---:|---|
 | built, \`node dist/cli/main.js run\` (what the package installs) | ${rssBuiltMb.toFixed(1)} MB | ${median(rssBuilt.map((r) => r.rssEarlyMb)).toFixed(1)} MB | ${median(rssBuilt.map((r) => r.hwmMb)).toFixed(1)} MB | ${ms(median(rssBuilt.map((r) => r.startupMs)))} | <= ${RSS_TARGET_MB} MB | ${verdict(rssBuiltMb <= RSS_TARGET_MB)} |
 | sources, \`node src/cli/main.ts run\` (type stripping) | ${rssSourceMb.toFixed(1)} MB | ${median(rssSource.map((r) => r.rssEarlyMb)).toFixed(1)} MB | ${median(rssSource.map((r) => r.hwmMb)).toFixed(1)} MB | ${ms(median(rssSource.map((r) => r.startupMs)))} | <= ${RSS_TARGET_MB} MB | ${verdict(rssSourceMb <= RSS_TARGET_MB)} |
-
 | built, tcp checks instead of http (for comparison) | ${rssTcp.rssMb.toFixed(1)} MB | ${rssTcp.rssEarlyMb.toFixed(1)} MB | ${rssTcp.hwmMb.toFixed(1)} MB | ${ms(rssTcp.startupMs)} | - | - |
 
 RSS over the watch, built: http checks ${rssBuilt[0]!.samples.filter((x) => x.s % 30 === 0).map((x) => `${x.s} s ${Math.round(x.mb)} MB`).join(', ')}; tcp checks ${rssTcp.samples.filter((x) => x.s % 30 === 0).map((x) => `${x.s} s ${Math.round(x.mb)} MB`).join(', ')}.
