@@ -3,7 +3,7 @@
  * to a file in the scene and each record to a listener; it is stopped by its PID with SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,13 @@ export interface LogRecord {
   level: number;
   msg: string;
   [key: string]: unknown;
+}
+
+/** The node options the program's `#!/usr/bin/env -S node ...` line asks for: run it as installed. */
+function interpreterFlags(main: string): string[] {
+  const first = readFileSync(main, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node\s+(.*)$/.exec(first);
+  return m ? m[1]!.trim().split(/\s+/) : [];
 }
 
 export class DaemonProcess {
@@ -37,7 +44,7 @@ export class DaemonProcess {
   /** `main` is the CLI to run: the sources by default, or a build such as dist/cli/main.js. */
   static spawn(scene: Pick<Scene, 'dir' | 'configFile' | 'env'>, onRecord: (record: LogRecord) => void, main = MAIN): DaemonProcess {
     const logFile = join(scene.dir, 'daemon.log');
-    const child = spawn(process.execPath, [main, 'run', '-c', scene.configFile], {
+    const child = spawn(process.execPath, [...interpreterFlags(main), main, 'run', '-c', scene.configFile], {
       env: { ...process.env, ...scene.env },
       // Its own process group, so that Ctrl-C reaches the demo alone and the demo stops it.
       detached: true,
