@@ -24,8 +24,9 @@ import { LiveView, type DaemonStatus } from './view.ts';
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const HOSTS = ['lb1', 'lb2', 'lb3'] as const;
 const POLL_MS = 200;
-const START_WITHIN_MS = 25_000;
-const SETTLE_WITHIN_MS = 15_000;
+// Generous: each emulated pfctl call is a Node process, slow on a busy machine.
+const START_WITHIN_MS = 45_000;
+const SETTLE_WITHIN_MS = 30_000;
 
 const quick = process.argv.includes('--quick');
 const requested: DemoDriver = process.argv.join(' ').includes('--driver memory') ? 'memory' : 'pf';
