@@ -1,11 +1,12 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=2
 /**
  * The one pfsteer binary: a table of verbs, one file per command under src/cli/.
  *
  * The small young generation is for the daemon: a check every few milliseconds allocates
  * steadily, and with V8's default (sized from the machine's memory) the heap grows to several
- * times what is live before it collects (measured: 36 MB heap instead of 160 MB with 64 checks
- * a second). V8 reads the flag only at start, hence the interpreter line.
+ * times what is live before it collects. Measured with 64 hosts, 4096 buckets and an http check
+ * per host a second, steady RSS: 214 MB by default, 124 MB with 4 MB, 111 MB with 2 MB or 1 MB.
+ * V8 reads the flag only at start, hence the interpreter line.
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';

@@ -52,6 +52,8 @@ export class Daemon {
   #control: ControlServer | undefined;
   #metricsServer: Server | undefined;
   #ready = false;
+  /** The first pass after the first verdicts is done: what `status` calls ready. */
+  #steering = false;
   #closing: Promise<void> | undefined;
   readonly #startedAt = Date.now();
 
@@ -116,6 +118,7 @@ export class Daemon {
     await this.#firstVerdicts(firstVerdictBound(config));
     this.#ready = true;
     await this.#reconciler.run();
+    this.#steering = true;
     this.#reconciler.startDrift(config.daemon.driftInterval);
     this.#logger.info({ states: Object.fromEntries(this.#health.states()), drained: [...this.#drained] }, 'steering');
   }
@@ -251,7 +254,7 @@ export class Daemon {
       config: this.#file,
       driver: this.#config.driver,
       buckets: this.#config.buckets.count,
-      ready: this.#ready,
+      ready: this.#steering,
       startedAt: new Date(this.#startedAt).toISOString(),
       hosts: this.#config.hosts.map((host) => ({
         name: host.name,
