@@ -6,7 +6,7 @@ import { parseConfig } from '../config/load.ts';
 import type { Config, Host } from '../config/model.ts';
 import { nearest } from '../config/suggest.ts';
 import { ConfigError, UsageError } from '../errors.ts';
-import { runCheck } from '../health/run-check.ts';
+import { checkSession } from '../health/run-check.ts';
 import type { CheckResult } from '../health/types.ts';
 import { EXIT } from './exit.ts';
 
@@ -95,10 +95,12 @@ function selectHosts(config: Config, names: readonly string[], file: string): Ho
 async function probeHost(host: Host): Promise<ProbedHost> {
   const checks = await Promise.all(
     host.checks.map(async (check): Promise<ProbedCheck> => {
-      const run = runCheck(check, new AbortController().signal);
+      const session = checkSession(check);
+      const run = session.run(new AbortController().signal);
       const result = await run.result;
       // The command exits only once nothing of an exec check is left running.
       await run.gone;
+      await session.close();
       return { name: check.name, type: check.type, ...result, ms: Math.round(result.ms) };
     }),
   );

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { Check, CommandSpec, Host } from '../config/model.ts';
 import { INITIAL, hostState, step, type RiseFall } from './rise-fall.ts';
-import { runCheck } from './run-check.ts';
+import { checkSession, type CheckSession } from './run-check.ts';
 import { runCommand } from './run-command.ts';
 import type { CheckResult, HealthEngine, HostState, HostStatus, HostTransition } from './types.ts';
 
@@ -31,10 +31,12 @@ class CheckRunner {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   readonly #events: RunnerEvents;
+  readonly #session: CheckSession;
 
   constructor(check: Check, events: RunnerEvents) {
     this.check = check;
     this.#events = events;
+    this.#session = checkSession(check);
   }
 
   /**
@@ -63,7 +65,7 @@ class CheckRunner {
   async #run(intended: number): Promise<void> {
     const started = performance.now();
     this.#events.started(this, intended, started);
-    const run = runCheck(this.check, this.#controller.signal);
+    const run = this.#session.run(this.#controller.signal);
     this.#running = run.gone;
     const result = await run.result;
     if (this.#controller.signal.aborted) return;
@@ -79,6 +81,7 @@ class CheckRunner {
     clearTimeout(this.#timer);
     this.#controller.abort();
     await this.#running;
+    await this.#session.close();
   }
 }
 

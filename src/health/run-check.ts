@@ -1,14 +1,31 @@
-/** One run of any check type: the verdict, and when nothing of the run is left. */
+/** Runs of one check: each run's verdict and when nothing of it is left, and what runs share. */
+import type { Client } from 'undici';
 import type { Check } from '../config/model.ts';
-import { runExecCheck } from './exec-check.ts';
-import { runHttpCheck } from './http-check.ts';
-import type { CommandRun } from './run-command.ts';
 import { deadline } from './deadline.ts';
+import { runExecCheck } from './exec-check.ts';
+import { httpClient, runHttpCheck } from './http-check.ts';
+import type { CommandRun } from './run-command.ts';
 import { runTcpCheck } from './tcp-check.ts';
 
-export function runCheck(check: Check, signal: AbortSignal): CommandRun {
-  if (check.type === 'exec') return runExecCheck(check, signal);
-  const limit = deadline(signal, check.timeout);
-  const result = (check.type === 'tcp' ? runTcpCheck(check, limit.signal) : runHttpCheck(check, limit.signal)).finally(limit.dispose);
-  return { result, gone: result.then(() => undefined) };
+export interface CheckSession {
+  run(signal: AbortSignal): CommandRun;
+  /** Releases what the runs shared (an http check's client); call after the last run is gone. */
+  close(): Promise<void>;
+}
+
+export function checkSession(check: Check): CheckSession {
+  let client: Client | undefined;
+  return {
+    run(signal) {
+      if (check.type === 'exec') return runExecCheck(check, signal);
+      const limit = deadline(signal, check.timeout);
+      const verdict = check.type === 'tcp' ? runTcpCheck(check, limit.signal) : runHttpCheck(check, limit.signal, (client ??= httpClient(check)));
+      const result = verdict.finally(limit.dispose);
+      return { result, gone: result.then(() => undefined) };
+    },
+    async close() {
+      await client?.destroy().catch(() => undefined);
+      client = undefined;
+    },
+  };
 }

@@ -16,7 +16,8 @@ import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import type { HttpCheck } from '../../src/config/model.ts';
-import { runHttpCheck } from '../../src/health/http-check.ts';
+import type { CheckResult } from '../../src/health/types.ts';
+import { checkSession } from '../../src/health/run-check.ts';
 import { HealthMonitor } from '../../src/health/monitor.ts';
 import type { HostTransition } from '../../src/health/types.ts';
 import { parseAddress } from '../../src/net/address.ts';
@@ -80,6 +81,16 @@ function adminCommand(command: string): Promise<string> {
     socket.once('end', () => resolve(answer));
     socket.write(`${command}\n`);
   });
+}
+
+/** One run of a check, as `pfsteer probe` does it. */
+async function runOnce(check: HttpCheck): Promise<CheckResult> {
+  const session = checkSession(check);
+  try {
+    return await session.run(new AbortController().signal).result;
+  } finally {
+    await session.close();
+  }
 }
 
 function httpCheck(overrides: Partial<HttpCheck> = {}): HttpCheck {
@@ -163,13 +174,13 @@ after(async () => {
 });
 
 test('https with verification off is ok against the self-signed frontend', async () => {
-  const result = await runHttpCheck(httpCheck({ type: 'https', port: tlsPort, host: 'lb1-service', tlsVerify: false }), AbortSignal.timeout(2000));
+  const result = await runOnce(httpCheck({ type: 'https', port: tlsPort, host: 'lb1-service', tlsVerify: false, timeout: 2000 }));
   assert.equal(result.code, 'ok', result.detail);
   assert.equal(result.ok, true);
 });
 
 test('https with verification on fails with a TLS code', async () => {
-  const result = await runHttpCheck(httpCheck({ type: 'https', port: tlsPort, host: 'lb1-service', tlsVerify: true }), AbortSignal.timeout(2000));
+  const result = await runOnce(httpCheck({ type: 'https', port: tlsPort, host: 'lb1-service', tlsVerify: true, timeout: 2000 }));
   assert.equal(result.ok, false);
   assert.equal(result.code, 'tls-verify', result.detail);
 });
@@ -217,7 +228,7 @@ test('with haproxy gone the check says refused', async () => {
   const child = haproxy!;
   process.kill(child.pid!, 'SIGTERM');
   await haproxyExit;
-  const result = await runHttpCheck(httpCheck(), AbortSignal.timeout(2000));
+  const result = await runOnce(httpCheck({ timeout: 2000 }));
   assert.equal(result.ok, false);
   assert.equal(result.code, 'refused', result.detail);
 });
