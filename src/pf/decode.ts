@@ -7,7 +7,7 @@
 import type { BucketTable } from '../buckets/partition.ts';
 import type { Config, Service } from '../config/model.ts';
 import type { BucketAssignment, ObservedBucket } from '../drivers/driver.ts';
-import type { Cidr } from '../net/address.ts';
+import type { Cidr, IpAddress } from '../net/address.ts';
 import { compareCidr, formatAddress, formatCidr, sameAddress } from '../net/address.ts';
 import { tableName } from './render.ts';
 import type { PfRule, RuleCounters } from './rules.ts';
@@ -38,6 +38,11 @@ function sameCidrs(a: readonly Cidr[], b: readonly Cidr[]): boolean {
   const x = [...a].sort(compareCidr);
   const y = [...b].sort(compareCidr);
   return x.length === y.length && x.every((c, i) => compareCidr(c, y[i]!) === 0);
+}
+
+function targetIs(host: Config['hosts'][number], service: string, address: IpAddress, port: number | undefined): boolean {
+  const t = host.targets[service];
+  return t !== undefined && sameAddress(t.address, address) && t.port === port;
 }
 
 export interface AnchorContents {
@@ -89,7 +94,6 @@ export function decodeAnchor(config: Config, bucket: number, expected: BucketTab
     else if (!sameCidrs(held, family === 'inet' ? expected.inet : expected.inet6)) problems.push(`table <${name}> differs from the partition`);
   }
 
-  const hostsSeen = new Set<string>();
   const routes: BucketAssignment['routes'] = [];
   for (const service of config.services) {
     const rules = byService.get(service.name) ?? [];
@@ -102,15 +106,10 @@ export function decodeAnchor(config: Config, bucket: number, expected: BucketTab
       continue;
     }
     const rule = rules[0]!;
-    const owners = config.hosts.filter((h) => {
-      const t = h.targets[service.name];
-      return t !== undefined && sameAddress(t.address, rule.target) && t.port === rule.targetPort;
-    });
-    if (owners.length === 0) {
+    if (!config.hosts.some((h) => targetIs(h, service.name, rule.target, rule.targetPort))) {
       problems.push(`service ${service.name}: target ${describeTarget(rule)} is no configured host's`);
       continue;
     }
-    for (const o of owners) hostsSeen.add(o.name);
     routes.push({ service: service.name, address: rule.target, ...(rule.targetPort === undefined ? {} : { port: rule.targetPort }) });
   }
 
@@ -121,21 +120,12 @@ export function decodeAnchor(config: Config, bucket: number, expected: BucketTab
   }
   const missing = config.services.filter((s) => !byService.has(s.name)).map((s) => s.name);
   if (missing.length > 0 && byService.size > 0) problems.push(`no rule for service ${missing.join(', ')}`);
-  if (hostsSeen.size > 1 && routes.length === config.services.length) {
-    // Two hosts may share an address for one service; the host is the one every service names.
-    const common = [...hostsSeen].filter((name) => {
-      const host = config.hosts.find((h) => h.name === name)!;
-      return routes.every((r) => {
-        const t = host.targets[r.service];
-        return t !== undefined && sameAddress(t.address, r.address) && t.port === r.port;
-      });
-    });
-    if (common.length !== 1) {
-      problems.push(`services point at different hosts: ${[...hostsSeen].sort().join(', ')}`);
-      return base;
-    }
-    return { ...base, assignment: { bucket, host: common[0]!, routes } };
+  if (routes.length !== config.services.length) return base;
+  // The bucket's host is the one whose targets are all of these routes.
+  const owners = config.hosts.filter((h) => routes.every((r) => targetIs(h, r.service, r.address, r.port)));
+  if (owners.length !== 1) {
+    problems.push(owners.length === 0 ? 'services point at different hosts' : `hosts ${owners.map((h) => h.name).join(', ')} share every target: the owner is ambiguous`);
+    return base;
   }
-  if (hostsSeen.size !== 1 || routes.length !== config.services.length) return base;
-  return { ...base, assignment: { bucket, host: [...hostsSeen][0]!, routes } };
+  return { ...base, assignment: { bucket, host: owners[0]!.name, routes } };
 }
