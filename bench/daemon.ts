@@ -171,7 +171,8 @@ async function benchReaction(driver: 'pf' | 'memory'): Promise<ReactionRun[]> {
       const seen = emulator ? await watchPf(emulator, victim.name, stopped, callsBefore, moving) : await watchMemory(socket, victim.name, stopped, moving.length);
       const run = { host: victim.name, ...seen };
       runs.push(run);
-      process.stderr.write(`reaction (${driver}) ${rep + 1}/${REPEATS}: ${run.host} ${run.buckets} buckets, first pfctl -f ${run.firstCallMs} ms, first loaded ${run.firstLoadedMs} ms, all loaded ${run.reactionMs} ms\n`);
+      const pfctl = driver === 'pf' ? `first pfctl -f ${run.firstCallMs} ms, first loaded ${run.firstLoadedMs} ms, ` : '';
+      process.stderr.write(`reaction (${driver}) ${rep + 1}/${REPEATS}: ${run.host} ${run.buckets} buckets, ${pfctl}all loaded ${run.reactionMs} ms\n`);
       await victim.start();
       await settle(socket, steady, 60_000, `${victim.name} back`);
     }
