@@ -19,7 +19,7 @@ import { assignmentsFor } from '../src/drivers/assignments.ts';
 import type { HostState } from '../src/health/types.ts';
 import { PfDriver } from '../src/pf/driver.ts';
 import { anchorName, renderAnchor } from '../src/pf/render.ts';
-import { expand } from '../test/pf-emulator/ruleset.ts';
+import { loadedAnchor } from '../test/pf-emulator/ruleset.ts';
 import { parseRuleset } from '../test/pf-emulator/grammar.ts';
 import { PfEmulator } from '../test/pf-emulator/emulator.ts';
 
@@ -71,8 +71,7 @@ async function run(s: Scenario): Promise<Result> {
     emulator.store.update((m) => {
       for (const a of before) {
         const source = renderAnchor(config, tables[a.bucket]!, a);
-        const counters = parseRuleset(source, 'freebsd').rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0 }));
-        m.anchors[anchorName(config, a.bucket)] = { source, counters, loadedAt: Date.now() };
+        m.anchors[anchorName(config, a.bucket)] = loadedAnchor(source, parseRuleset(source, 'freebsd'));
       }
     });
     process.env.PFSTEER_PF_EMULATOR = emulator.dir;

@@ -1,11 +1,8 @@
 /** `pfsteer check -c FILE`: validate a config and say what it describes. */
 import { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { ConfigError } from '../errors.ts';
-import { formatConfigError } from '../config/format-error.ts';
-import { parseConfig } from '../config/load.ts';
 import type { Config } from '../config/model.ts';
 import { serializeConfig } from '../config/serialize.ts';
+import { readConfigOrReport } from './config-file.ts';
 import { EXIT } from './exit.ts';
 
 export function checkCommand(): Command {
@@ -32,21 +29,8 @@ Example:
 }
 
 async function runCheck(file: string, print: boolean): Promise<number> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    process.stderr.write(`${file}: read-failed: cannot read the config file: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
-    return EXIT.usage;
-  }
-  let config: Config;
-  try {
-    config = parseConfig(text, file);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${formatConfigError(error, text)}\n${error.issues.length} problem(s) in ${file}\n`);
-    return EXIT.usage;
-  }
+  const config = await readConfigOrReport(file);
+  if (!config) return EXIT.usage;
   // With --print stdout is the YAML alone, so it can be redirected into a file.
   const verdict = `configuration OK\n${summarize(config)}\n`;
   if (print) {

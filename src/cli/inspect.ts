@@ -13,6 +13,7 @@ import type { HealthView, InspectReport } from '../inspect/report.ts';
 import { answerClient, buildReport, clientBucket, expectedAssignments } from '../inspect/report.ts';
 import { parseAddress } from '../net/address.ts';
 import { PfDriver } from '../pf/driver.ts';
+import { statesWithDown } from './down-option.ts';
 import { EXIT } from './exit.ts';
 
 interface InspectOptions {
@@ -27,11 +28,7 @@ interface DaemonStatus {
 }
 
 async function healthView(config: Config, options: InspectOptions): Promise<{ view: HealthView; note?: string }> {
-  if (options.down !== undefined) {
-    const down = options.down.split(',').map((s) => s.trim()).filter(Boolean);
-    for (const name of down) if (!config.hosts.some((h) => h.name === name)) throw new UsageError(`--down names "${name}", which ${options.config} does not have`);
-    return { view: { source: 'option', states: new Map(config.hosts.map((h) => [h.name, down.includes(h.name) ? 'down' : 'up'])), drained: new Set() } };
-  }
+  if (options.down !== undefined) return { view: { source: 'option', states: statesWithDown(config, options.down, options.config), drained: new Set() } };
   try {
     const status = await callControl<DaemonStatus>(config.control.socket, 'GET', '/status', 3000);
     return {

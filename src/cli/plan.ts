@@ -4,12 +4,12 @@ import { buildPartition, bucketTables } from '../buckets/partition.ts';
 import { loadConfig } from '../config/load.ts';
 import { buildMapper } from '../daemon/daemon.ts';
 import { eligibleHosts } from '../daemon/plan.ts';
-import { assignmentsFor } from '../drivers/assignments.ts';
-import { UsageError } from '../errors.ts';
-import type { HostState } from '../health/types.ts';
 import { createDriver } from '../daemon/parts.ts';
-import { sameAssignment } from '../drivers/assignments.ts';
+import { assignmentsFor, sameAssignment } from '../drivers/assignments.ts';
 import type { BucketAssignment } from '../drivers/driver.ts';
+import { UsageError } from '../errors.ts';
+import type { Config } from '../config/model.ts';
+import { statesWithDown } from './down-option.ts';
 import { anchorName, mainRulesetSnippet, renderAnchor } from '../pf/render.ts';
 
 interface PlanOptions {
@@ -29,7 +29,7 @@ interface Change {
 }
 
 /** The buckets whose anchors differ from what the filter holds, read with the configured driver. */
-async function diffAgainstFilter(config: Awaited<ReturnType<typeof loadConfig>>, wanted: BucketAssignment[]): Promise<Change[]> {
+async function diffAgainstFilter(config: Config, wanted: BucketAssignment[]): Promise<Change[]> {
   if (config.driver === 'memory') throw new UsageError('--diff reads the filter, and driver memory holds nothing outside a daemon');
   const driver = createDriver(config);
   try {
@@ -55,11 +55,7 @@ async function run(options: PlanOptions): Promise<void> {
     process.stdout.write(mainRulesetSnippet(config));
     return;
   }
-  const down = options.down ? options.down.split(',').map((s) => s.trim()) : [];
-  for (const name of down) {
-    if (!config.hosts.some((h) => h.name === name)) throw new UsageError(`--down names "${name}", which ${options.config} does not have`);
-  }
-  const states = new Map<string, HostState>(config.hosts.map((h) => [h.name, down.includes(h.name) ? 'down' : 'up']));
+  const states = statesWithDown(config, options.down, options.config);
   const eligible = eligibleHosts(config, states, new Set());
   const owners = eligible.length > 0 ? buildMapper(config).owners(new Set(eligible)) : new Array<null>(config.buckets.count).fill(null);
   const tables = bucketTables(buildPartition(config.buckets));

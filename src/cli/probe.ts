@@ -1,13 +1,11 @@
 /** `pfsteer probe -c FILE [HOST...]`: run the named hosts' checks once, now, and say what they find. */
 import { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { formatConfigError } from '../config/format-error.ts';
-import { parseConfig } from '../config/load.ts';
 import type { Config, Host } from '../config/model.ts';
 import { nearest } from '../config/suggest.ts';
-import { ConfigError, UsageError } from '../errors.ts';
+import { UsageError } from '../errors.ts';
 import { checkSession } from '../health/run-check.ts';
 import type { CheckResult } from '../health/types.ts';
+import { readConfigOrReport } from './config-file.ts';
 import { EXIT } from './exit.ts';
 
 interface ProbeOptions {
@@ -53,7 +51,7 @@ Example:
 }
 
 async function runProbe(file: string, names: readonly string[], json: boolean): Promise<number> {
-  const config = await readConfig(file);
+  const config = await readConfigOrReport(file);
   if (!config) return EXIT.usage;
   const hosts = selectHosts(config, names, file);
   const probed = await Promise.all(hosts.map(probeHost));
@@ -61,24 +59,6 @@ async function runProbe(file: string, names: readonly string[], json: boolean): 
   if (json) process.stdout.write(`${JSON.stringify({ up, hosts: probed })}\n`);
   else process.stdout.write(formatText(probed));
   return up ? EXIT.ok : EXIT.failure;
-}
-
-/** The config, or undefined once its problems are on stderr (as `pfsteer check` prints them). */
-async function readConfig(file: string): Promise<Config | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    process.stderr.write(`${file}: read-failed: cannot read the config file: ${(error as NodeJS.ErrnoException).code ?? String(error)}\n`);
-    return undefined;
-  }
-  try {
-    return parseConfig(text, file);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${formatConfigError(error, text)}\n${error.issues.length} problem(s) in ${file}\n`);
-    return undefined;
-  }
 }
 
 function selectHosts(config: Config, names: readonly string[], file: string): Host[] {
@@ -96,11 +76,15 @@ async function probeHost(host: Host): Promise<ProbedHost> {
   const checks = await Promise.all(
     host.checks.map(async (check): Promise<ProbedCheck> => {
       const session = checkSession(check);
-      const run = session.run(new AbortController().signal);
-      const result = await run.result;
-      // The command exits only once nothing of an exec check is left running.
-      await run.gone;
-      await session.close();
+      let result: CheckResult;
+      try {
+        const run = session.run(new AbortController().signal);
+        result = await run.result;
+        // The command exits only once nothing of an exec check is left running.
+        await run.gone;
+      } finally {
+        await session.close();
+      }
       return { name: check.name, type: check.type, ...result, ms: Math.round(result.ms) };
     }),
   );

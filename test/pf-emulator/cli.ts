@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { compareCidr, containsAddress, formatCidr, parseAddress, parseCidr } from '../../src/net/address.ts';
 import type { Os, Ruleset } from './grammar.ts';
 import { PfSyntaxError, parseRuleset } from './grammar.ts';
-import { expand, expandedRules, isNatRule, printCounters, printRule } from './ruleset.ts';
+import { expandedRules, isNatRule, loadedAnchor, printCounters, printRule } from './ruleset.ts';
 import type { PfMemory, PfStateEntry } from './store.ts';
 import { Store } from './store.ts';
 
@@ -130,26 +130,17 @@ function parseLoad(source: string, file: string, os: Os): Ruleset | Outcome {
   }
 }
 
-function tableUse(ruleset: Ruleset): { tables: number; entries: number } {
-  return { tables: ruleset.tables.length, entries: ruleset.tables.reduce((n, t) => n + t.entries.length, 0) };
-}
-
 function load(memory: PfMemory, anchor: string, source: string, ruleset: Ruleset, file: string): Outcome {
   if (anchor !== '' && Object.keys(ruleset.limits).length > 0) {
     return { code: 1, stdout: '', stderr: `${file}:1: option can only be set in the main ruleset\npfctl: Syntax error in config file: pf rules not loaded\n` };
   }
   const next: PfMemory = { ...memory, anchors: { ...memory.anchors } };
   if (anchor === '') next.main = source;
-  else {
-    const counters = ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0 }));
-    next.anchors[anchor] = { source, counters, loadedAt: Date.now(), ...tableUse(ruleset) };
-  }
+  else next.anchors[anchor] = loadedAnchor(source, ruleset);
   const limits = limitsOf(next);
   let tables = 0;
   let entries = 0;
-  const uses = [next.main ? tableUse(parseRuleset(next.main, next.os)) : { tables: 0, entries: 0 }];
-  for (const a of Object.values(next.anchors)) uses.push(a.tables !== undefined && a.entries !== undefined ? { tables: a.tables, entries: a.entries } : tableUse(parseRuleset(a.source, next.os)));
-  for (const use of uses) {
+  for (const use of [...(next.main ? [loadedAnchor(next.main, parseRuleset(next.main, next.os))] : []), ...Object.values(next.anchors)]) {
     tables += use.tables;
     entries += use.entries;
   }
@@ -248,7 +239,7 @@ function run(argv: string[], stdin: () => string, store: Store): Outcome {
     code = r.code;
     return r.code === 0;
   };
-  const os = store.read().os;
+  const os = store.os();
   const loads: Array<{ source: string; ruleset: Ruleset; file: string }> = [];
   for (const file of o.values.get('f') ?? []) {
     const source = file === '-' ? stdin() : readFileSync(file, 'utf8');

@@ -3,7 +3,7 @@
  * need beyond pfctl: the main ruleset, routing answers for packets (which also open states, as a
  * connection would), the call log, fault injection.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ export class PfEmulator {
   constructor(os: Os = 'freebsd', dir = mkdtempSync(join(tmpdir(), 'pfsteer-pf-'))) {
     this.dir = dir;
     this.store = new Store(dir);
+    writeFileSync(join(dir, 'os'), os);
     this.store.update((m) => Object.assign(m, emptyMemory(os), { main: m.main }));
   }
 

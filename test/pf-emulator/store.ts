@@ -35,8 +35,8 @@ export interface LoadedAnchor {
   counters: Counters[];
   loadedAt: number;
   /** Its tables and their entries, kept so a load need not re-read every anchor for pf's limits. */
-  tables?: number;
-  entries?: number;
+  tables: number;
+  entries: number;
 }
 
 export interface PfMemory {
@@ -81,11 +81,20 @@ export class Store {
     return join(this.dir, name);
   }
 
+  /** The grammar and output this pf speaks, fixed when the folder is made (see PfEmulator). */
+  os(): Os {
+    try {
+      return readFileSync(this.path('os'), 'utf8').trim() as Os;
+    } catch {
+      return (process.env.PFSTEER_PF_EMULATOR_OS as Os | undefined) ?? 'freebsd';
+    }
+  }
+
   read(): PfMemory {
     try {
       return JSON.parse(readFileSync(this.path('pf.json'), 'utf8')) as PfMemory;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyMemory((process.env.PFSTEER_PF_EMULATOR_OS as Os | undefined) ?? 'freebsd');
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyMemory(this.os());
       throw error;
     }
   }
