@@ -21,27 +21,29 @@ export interface PreferenceLists {
   second: Int32Array;
 }
 
-/** Hosts ranked per bucket up front; deeper proposals fall back to a scan. */
-const RANKING_DEPTH = 3;
-
 export function buildPreferenceLists(input: MappingInput): PreferenceLists {
   const table = scoreTable(input);
   const n = table.names.length;
   const B = input.buckets;
   const share = quotas(B, table.weights);
-  const ranking = rankHosts(table, RANKING_DEPTH);
-  const all = Int32Array.from({ length: B }, (_, b) => b);
-  const first = matchWithCapacities(table, ranking, all, null, share);
+  const ranking = rankHosts(table);
+  const all = new Int32Array(B);
+  for (let b = 0; b < B; b++) all[b] = b;
+  const first = matchWithCapacities(table, ranking, all, -1, share);
   const second = new Int32Array(B).fill(-1);
   if (n < 2) return { table, first, second };
 
-  const byFirst: number[][] = Array.from({ length: n }, () => []);
-  for (let b = 0; b < B; b++) byFirst[first[b]!]!.push(b);
+  // Buckets grouped by first choice, ascending within each host.
+  const start = new Int32Array(n + 1);
+  for (let b = 0; b < B; b++) start[first[b]! + 1]! += 1;
+  for (let h = 0; h < n; h++) start[h + 1]! += start[h]!;
+  const byFirst = new Int32Array(B);
+  const next = start.slice(0, n);
+  for (let b = 0; b < B; b++) byFirst[next[first[b]!]!++] = b;
   for (let down = 0; down < n; down++) {
-    const own = byFirst[down]!;
+    const own = byFirst.subarray(start[down]!, start[down + 1]!);
     if (own.length === 0) continue;
-    const extra = survivorsExtra(B, table.weights, share, down);
-    const picked = matchWithCapacities(table, ranking, own, new Int32Array(own.length).fill(down), extra);
+    const picked = matchWithCapacities(table, ranking, own, down, survivorsExtra(B, table.weights, share, down));
     for (let i = 0; i < own.length; i++) second[own[i]!] = picked[i]!;
   }
   return { table, first, second };

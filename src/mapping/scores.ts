@@ -41,7 +41,12 @@ export function scoreTable(input: MappingInput): ScoreTable {
  */
 export function score(table: ScoreTable, bucket: number, host: number): number {
   const u = combine(table.bucketKeys[bucket]!, table.hostKeys[host]!);
-  return table.uniform ? u : Math.log((u + 0.5) / 4294967296) / table.weights[host]!;
+  return table.uniform ? u : weightedScore(u, table.weights[host]!);
+}
+
+/** The score of a raw 32-bit pair hash for a host of `weight` (what `score` returns when weights differ). */
+export function weightedScore(raw: number, weight: number): number {
+  return Math.log((raw + 0.5) / 4294967296) / weight;
 }
 
 /**
