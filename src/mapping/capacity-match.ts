@@ -133,27 +133,33 @@ function bestThreeByRaw(part: number, hostKeys: Uint32Array, members: Int32Array
 }
 
 /**
- * Assigns each of `buckets` a host, honouring `capacity` (its sum must cover the buckets) and
- * never giving any of them host `excluded` (-1: none). Returns the host per bucket, by position.
+ * Runs one matching per group in a single pass: bucket b belongs to group `groupOf[b]` (all to
+ * group 0 when `groupOf` is null) and may take host h only while the group's capacity
+ * `capacity[group * n + h]` has room; with `groupOf` the group is a host, which its buckets may
+ * not take (second choices: the group is the bucket's first choice). Groups share nothing, so
+ * the result equals separate matchings, while buckets are visited in order.
+ * Returns the host per bucket.
  */
-export function matchWithCapacities(table: ScoreTable, ranking: Ranking, buckets: ArrayLike<number>, excluded: number, capacity: Int32Array): Int32Array {
-  const count = buckets.length;
-  const assigned = new Int32Array(count).fill(-1);
-  const candidates = new Candidates(table, ranking, buckets, excluded, capacity);
-  const heaps = new HostHeaps(capacity, buckets);
-  const free = new Int32Array(count);
+export function matchWithCapacities(table: ScoreTable, ranking: Ranking, groupOf: Int32Array | null, capacity: Int32Array): Int32Array {
+  const B = table.bucketKeys.length;
+  const assigned = new Int32Array(B).fill(-1);
+  const candidates = new Candidates(table, ranking, groupOf, capacity);
+  const heaps = new HostHeaps(capacity);
+  const n = table.names.length;
+  const free = new Int32Array(B);
   let freeCount = 0;
-  for (let i = count - 1; i >= 0; i--) free[freeCount++] = i;
+  for (let b = B - 1; b >= 0; b--) free[freeCount++] = b;
 
   while (freeCount > 0) {
-    const item = free[--freeCount]!;
-    candidates.next(item);
-    const turnedAway = heaps.offer(candidates.host, item, candidates.score);
-    if (turnedAway === item) {
-      free[freeCount++] = item;
+    const bucket = free[--freeCount]!;
+    candidates.next(bucket);
+    const slot = (groupOf === null ? 0 : groupOf[bucket]! * n) + candidates.host;
+    const turnedAway = heaps.offer(slot, bucket, candidates.score);
+    if (turnedAway === bucket) {
+      free[freeCount++] = bucket;
       continue;
     }
-    assigned[item] = candidates.host;
+    assigned[bucket] = candidates.host;
     if (turnedAway !== -1) {
       assigned[turnedAway] = -1;
       free[freeCount++] = turnedAway;
@@ -166,16 +172,20 @@ export function matchWithCapacities(table: ScoreTable, ranking: Ranking, buckets
 const SCAN_BATCH = 8;
 
 /**
- * Each item's hosts in proposal order, skipping the excluded host and hosts without capacity:
- * first its ranking, then batches found by scanning every host for the best ones below the
- * last proposed.
+ * Each bucket's hosts in proposal order, skipping its excluded host and hosts its group has no
+ * capacity on: first its ranking, then batches found by scanning every host for the best ones
+ * below the last proposed.
  */
 class Candidates {
   /** The result of `next`. */
   host = -1;
   score = 0;
+  private readonly table: ScoreTable;
+  private readonly ranking: Ranking;
+  private readonly groupOf: Int32Array | null;
+  private readonly capacity: Int32Array;
   private readonly position: Int32Array;
-  /** Where the item's current batch starts in the slab; -1 while it is still in its ranking. */
+  /** Where the bucket's current batch starts in the slab; -1 while it is still in its ranking. */
   private readonly batchAt: Int32Array;
   private readonly batchLength: Int32Array;
   private readonly lastHost: Int32Array;
@@ -184,68 +194,66 @@ class Candidates {
   private slabScores: Float64Array;
   private slabUsed = 0;
 
-  private readonly table: ScoreTable;
-  private readonly ranking: Ranking;
-  private readonly buckets: ArrayLike<number>;
-  private readonly excluded: number;
-  private readonly capacity: Int32Array;
-
-  constructor(table: ScoreTable, ranking: Ranking, buckets: ArrayLike<number>, excluded: number, capacity: Int32Array) {
+  constructor(table: ScoreTable, ranking: Ranking, groupOf: Int32Array | null, capacity: Int32Array) {
     this.table = table;
     this.ranking = ranking;
-    this.buckets = buckets;
-    this.excluded = excluded;
+    this.groupOf = groupOf;
     this.capacity = capacity;
-    const count = buckets.length;
+    const B = table.bucketKeys.length;
     // About one bucket in ten runs past its ranking; the slab grows if more do.
-    this.slabHosts = new Int32Array(SCAN_BATCH * (16 + (count >> 3)));
+    this.slabHosts = new Int32Array(SCAN_BATCH * (16 + (B >> 3)));
     this.slabScores = new Float64Array(this.slabHosts.length);
-    this.position = new Int32Array(count);
-    this.batchAt = new Int32Array(count).fill(-1);
-    this.batchLength = new Int32Array(count);
-    this.lastHost = new Int32Array(count).fill(-1);
-    this.lastScore = new Float64Array(count);
+    this.position = new Int32Array(B);
+    this.batchAt = new Int32Array(B).fill(-1);
+    this.batchLength = new Int32Array(B);
+    this.lastHost = new Int32Array(B).fill(-1);
+    this.lastScore = new Float64Array(B);
   }
 
-  next(item: number): void {
+  next(bucket: number): void {
     const { depth } = this.ranking;
-    const base = this.buckets[item]! * depth;
-    while (this.batchAt[item] === -1 && this.position[item]! < depth) {
-      const h = this.ranking.hosts[base + this.position[item]!]!;
-      const s = this.ranking.scores[base + this.position[item]!]!;
-      this.position[item]! += 1;
-      if (this.offerable(item, h, s)) return;
+    const base = bucket * depth;
+    while (this.batchAt[bucket] === -1 && this.position[bucket]! < depth) {
+      const h = this.ranking.hosts[base + this.position[bucket]!]!;
+      const s = this.ranking.scores[base + this.position[bucket]!]!;
+      this.position[bucket]! += 1;
+      if (this.offerable(bucket, h, s)) return;
     }
     for (;;) {
-      if (this.batchAt[item] === -1 || this.position[item]! >= this.batchLength[item]!) this.scan(item);
-      const at = this.batchAt[item]! + this.position[item]!;
-      this.position[item]! += 1;
-      if (this.offerable(item, this.slabHosts[at]!, this.slabScores[at]!)) return;
+      if (this.batchAt[bucket] === -1 || this.position[bucket]! >= this.batchLength[bucket]!) this.scan(bucket);
+      const at = this.batchAt[bucket]! + this.position[bucket]!;
+      this.position[bucket]! += 1;
+      if (this.offerable(bucket, this.slabHosts[at]!, this.slabScores[at]!)) return;
     }
   }
 
-  private offerable(item: number, h: number, s: number): boolean {
-    this.lastHost[item] = h;
-    this.lastScore[item] = s;
-    if (h === this.excluded || this.capacity[h]! === 0) return false;
+  private eligible(bucket: number, h: number): boolean {
+    if (this.groupOf === null) return this.capacity[h]! > 0;
+    const group = this.groupOf[bucket]!;
+    return h !== group && this.capacity[group * this.table.hostKeys.length + h]! > 0;
+  }
+
+  private offerable(bucket: number, h: number, s: number): boolean {
+    this.lastHost[bucket] = h;
+    this.lastScore[bucket] = s;
+    if (!this.eligible(bucket, h)) return false;
     this.host = h;
     this.score = s;
     return true;
   }
 
-  /** The best SCAN_BATCH eligible hosts below the item's last one become its new batch. */
-  private scan(item: number): void {
+  /** The best SCAN_BATCH eligible hosts below the bucket's last one become its new batch. */
+  private scan(bucket: number): void {
     const { table } = this;
-    const bucket = this.buckets[item]!;
     const part = bucketPart(table.bucketKeys[bucket]!);
     if (this.slabUsed + SCAN_BATCH > this.slabHosts.length) this.growSlab();
     const at = this.slabUsed;
     let found = 0;
     for (let h = 0; h < table.hostKeys.length; h++) {
-      if (h === this.excluded || this.capacity[h] === 0) continue;
+      if (!this.eligible(bucket, h)) continue;
       const u = finishPair(part, table.hostKeys[h]!);
       const s = table.uniform ? u : weightedScore(u, table.weights[h]!);
-      if (!beats(this.lastScore[item]!, this.lastHost[item]!, s, h)) continue;
+      if (!beats(this.lastScore[bucket]!, this.lastHost[bucket]!, s, h)) continue;
       if (found === SCAN_BATCH && !beats(s, h, this.slabScores[at + found - 1]!, this.slabHosts[at + found - 1]!)) continue;
       let i = found < SCAN_BATCH ? found++ : found - 1;
       while (i > 0 && beats(s, h, this.slabScores[at + i - 1]!, this.slabHosts[at + i - 1]!)) {
@@ -258,9 +266,9 @@ class Candidates {
     }
     if (found === 0) throw new Error(`capacity-match: no host has room for bucket ${bucket}`);
     this.slabUsed += found;
-    this.batchAt[item] = at;
-    this.batchLength[item] = found;
-    this.position[item] = 0;
+    this.batchAt[bucket] = at;
+    this.batchLength[bucket] = found;
+    this.position[bucket] = 0;
   }
 
   private growSlab(): void {
@@ -274,75 +282,73 @@ class Candidates {
 }
 
 /**
- * Per host, the items it holds as a min-heap (root = weakest by score, then bucket), all in
- * one slab sized by the capacities.
+ * Per slot (a host, or a group's host), the buckets it holds as a min-heap (root = weakest by
+ * score, then bucket), all in one slab sized by the capacities.
  */
 class HostHeaps {
   private readonly start: Int32Array;
   private readonly size: Int32Array;
   private readonly capacity: Int32Array;
-  private readonly items: Int32Array;
+  private readonly buckets: Int32Array;
   private readonly scores: Float64Array;
-  private readonly buckets: ArrayLike<number>;
 
-  constructor(capacity: Int32Array, buckets: ArrayLike<number>) {
+  constructor(capacity: Int32Array) {
     this.capacity = capacity;
-    this.buckets = buckets;
     this.start = new Int32Array(capacity.length + 1);
     for (let h = 0; h < capacity.length; h++) this.start[h + 1] = this.start[h]! + capacity[h]!;
     this.size = new Int32Array(capacity.length);
-    this.items = new Int32Array(this.start[capacity.length]!);
+    this.buckets = new Int32Array(this.start[capacity.length]!);
     this.scores = new Float64Array(this.start[capacity.length]!);
   }
 
-  /** Host `h` considers `item`: returns the item it turns away (possibly `item`), or -1. */
-  offer(h: number, item: number, itemScore: number): number {
-    const at = this.start[h]!;
-    const size = this.size[h]!;
-    if (size < this.capacity[h]!) {
-      this.size[h] = size + 1;
-      this.siftUp(at, size, item, itemScore);
+  /** Slot `slot` considers `bucket`: returns the bucket it turns away (possibly `bucket`), or -1. */
+  offer(slot: number, bucket: number, bucketScore: number): number {
+    const at = this.start[slot]!;
+    const size = this.size[slot]!;
+    if (size < this.capacity[slot]!) {
+      this.size[slot] = size + 1;
+      this.siftUp(at, size, bucket, bucketScore);
       return -1;
     }
-    const weakest = this.items[at]!;
-    if (!beats(itemScore, this.buckets[item]!, this.scores[at]!, this.buckets[weakest]!)) return item;
-    this.siftDown(at, size, item, itemScore);
+    const weakest = this.buckets[at]!;
+    if (!beats(bucketScore, bucket, this.scores[at]!, weakest)) return bucket;
+    this.siftDown(at, size, bucket, bucketScore);
     return weakest;
   }
 
-  /** Bucket of slab entry `j` and its score, against `item` with `itemScore`: is `j` weaker? */
-  private entryWeaker(j: number, itemScore: number, item: number): boolean {
-    return beats(itemScore, this.buckets[item]!, this.scores[j]!, this.buckets[this.items[j]!]!);
+  /** Is the entry at slab index `j` weaker than `bucket` with `bucketScore`? */
+  private entryWeaker(j: number, bucketScore: number, bucket: number): boolean {
+    return beats(bucketScore, bucket, this.scores[j]!, this.buckets[j]!);
   }
 
-  private siftUp(at: number, index: number, item: number, itemScore: number): void {
+  private siftUp(at: number, index: number, bucket: number, bucketScore: number): void {
     let i = index;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (this.entryWeaker(at + parent, itemScore, item)) break;
-      this.items[at + i] = this.items[at + parent]!;
+      if (this.entryWeaker(at + parent, bucketScore, bucket)) break;
+      this.buckets[at + i] = this.buckets[at + parent]!;
       this.scores[at + i] = this.scores[at + parent]!;
       i = parent;
     }
-    this.items[at + i] = item;
-    this.scores[at + i] = itemScore;
+    this.buckets[at + i] = bucket;
+    this.scores[at + i] = bucketScore;
   }
 
-  /** Replaces the root with `item` and restores the heap. */
-  private siftDown(at: number, size: number, item: number, itemScore: number): void {
+  /** Replaces the root with `bucket` and restores the heap. */
+  private siftDown(at: number, size: number, bucket: number, bucketScore: number): void {
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= size) break;
       let m = l;
       const r = l + 1;
-      if (r < size && this.entryWeaker(at + r, this.scores[at + l]!, this.items[at + l]!)) m = r;
-      if (!this.entryWeaker(at + m, itemScore, item)) break;
-      this.items[at + i] = this.items[at + m]!;
+      if (r < size && this.entryWeaker(at + r, this.scores[at + l]!, this.buckets[at + l]!)) m = r;
+      if (!this.entryWeaker(at + m, bucketScore, bucket)) break;
+      this.buckets[at + i] = this.buckets[at + m]!;
       this.scores[at + i] = this.scores[at + m]!;
       i = m;
     }
-    this.items[at + i] = item;
-    this.scores[at + i] = itemScore;
+    this.buckets[at + i] = bucket;
+    this.scores[at + i] = bucketScore;
   }
 }

@@ -27,59 +27,55 @@ export function buildPreferenceLists(input: MappingInput): PreferenceLists {
   const B = input.buckets;
   const share = quotas(B, table.weights);
   const ranking = rankHosts(table);
-  const all = new Int32Array(B);
-  for (let b = 0; b < B; b++) all[b] = b;
-  const first = matchWithCapacities(table, ranking, all, -1, share);
-  const second = new Int32Array(B).fill(-1);
-  if (n < 2) return { table, first, second };
-
-  // Buckets grouped by first choice, ascending within each host.
-  const start = new Int32Array(n + 1);
-  for (let b = 0; b < B; b++) start[first[b]! + 1]! += 1;
-  for (let h = 0; h < n; h++) start[h + 1]! += start[h]!;
-  const byFirst = new Int32Array(B);
-  const next = start.slice(0, n);
-  for (let b = 0; b < B; b++) byFirst[next[first[b]!]!++] = b;
-  for (let down = 0; down < n; down++) {
-    const own = byFirst.subarray(start[down]!, start[down + 1]!);
-    if (own.length === 0) continue;
-    const picked = matchWithCapacities(table, ranking, own, down, survivorsExtra(B, table.weights, share, down));
-    for (let i = 0; i < own.length; i++) second[own[i]!] = picked[i]!;
-  }
+  const first = matchWithCapacities(table, ranking, null, share);
+  if (n < 2) return { table, first, second: new Int32Array(B).fill(-1) };
+  const second = matchWithCapacities(table, ranking, first, survivorCapacities(B, table.weights, share));
   return { table, first, second };
 }
 
 /**
- * How many of host `down`'s buckets each survivor takes so that it ends within one bucket of
- * its exact share of the survivors' total, never giving any of its own away.
+ * Row `down` of the n x n result: how many of host `down`'s buckets each survivor takes so
+ * that it ends within one bucket of its exact share of the survivors' total, never giving any
+ * of its own away. What is left after the floors goes by largest remainder, ties to the lower
+ * index (name order), never past the ceiling.
  */
-function survivorsExtra(B: number, weights: Float64Array, share: Int32Array, down: number): Int32Array {
+function survivorCapacities(B: number, weights: Float64Array, share: Int32Array): Int32Array {
   const n = weights.length;
-  let total = 0;
-  for (let j = 0; j < n; j++) if (j !== down) total += weights[j]!;
-  const target = new Int32Array(n);
+  const out = new Int32Array(n * n);
   const exact = new Float64Array(n);
-  let sum = 0;
-  for (let j = 0; j < n; j++) {
-    if (j === down) continue;
-    exact[j] = (B * weights[j]!) / total;
-    target[j] = Math.max(share[j]!, Math.floor(exact[j]!));
-    sum += target[j]!;
-  }
-  // Hand out what is left by largest remainder, never past the ceiling; ties by name order.
-  const order = Array.from({ length: n }, (_, j) => j)
-    .filter((j) => j !== down)
-    .sort((a, b) => exact[b]! - target[b]! - (exact[a]! - target[a]!) || a - b);
-  for (let k = 0; sum < B && k < order.length; k++) {
-    const j = order[k]!;
-    if (target[j]! < Math.ceil(exact[j]!)) {
-      target[j]! += 1;
-      sum += 1;
+  const target = new Int32Array(n);
+  const remainders = new Float64Array(n);
+  let all = 0;
+  for (let j = 0; j < n; j++) all += weights[j]!;
+  for (let down = 0; down < n; down++) {
+    const total = all - weights[down]!;
+    let left = B;
+    for (let j = 0; j < n; j++) {
+      if (j === down) continue;
+      exact[j] = (B * weights[j]!) / total;
+      target[j] = Math.max(share[j]!, Math.floor(exact[j]!));
+      left -= target[j]!;
     }
+    // A survivor can take one more exactly when its remainder is positive (it is below 1).
+    let eligible = 0;
+    for (let j = 0; j < n; j++) if (j !== down && exact[j]! - target[j]! > 0) remainders[eligible++] = exact[j]! - target[j]!;
+    if (left > 0) {
+      const sorted = remainders.subarray(0, eligible).sort();
+      const cut = left >= eligible ? 0 : sorted[eligible - left]!;
+      for (let j = 0; j < n; j++) {
+        if (j === down || !(exact[j]! - target[j]! > cut)) continue;
+        target[j]! += 1;
+        left -= 1;
+      }
+      for (let j = 0; j < n && left > 0; j++) {
+        if (j === down || exact[j]! - target[j]! !== cut || cut <= 0) continue;
+        target[j]! += 1;
+        left -= 1;
+      }
+    }
+    for (let j = 0; j < n; j++) if (j !== down) out[down * n + j] = target[j]! - share[j]!;
   }
-  const extra = new Int32Array(n);
-  for (let j = 0; j < n; j++) if (j !== down) extra[j] = target[j]! - share[j]!;
-  return extra;
+  return out;
 }
 
 export function ownersFromLists(lists: PreferenceLists, healthy: ReadonlySet<string>): Owners {
