@@ -36,16 +36,16 @@ export function rankHosts(table: ScoreTable): Ranking {
   const d = Math.min(RANKING_DEPTH, table.names.length);
   const B = table.bucketKeys.length;
   const ranking: Ranking = { depth: d, hosts: new Int32Array(B * d), scores: new Float64Array(B * d) };
-  const classes = weightClasses(table.weights);
+  const classes = weightClasses(table.weights, table.hostKeys);
   const C = classes.length;
   const rowHosts = new Int32Array(C * RANKING_DEPTH);
   const rowRaw = new Float64Array(C * RANKING_DEPTH);
   const head = new Int32Array(C);
   const headScore = new Float64Array(C);
-  const { hostKeys, bucketKeys } = table;
+  const { bucketKeys } = table;
   for (let b = 0; b < B; b++) {
     const part = bucketPart(bucketKeys[b]!);
-    for (let c = 0; c < C; c++) bestThreeByRaw(part, hostKeys, classes[c]!.hosts, rowHosts, rowRaw, c * RANKING_DEPTH);
+    for (let c = 0; c < C; c++) bestThreeByRaw(part, classes[c]!, rowHosts, rowRaw, c * RANKING_DEPTH);
     if (table.uniform) {
       for (let k = 0; k < d; k++) {
         ranking.hosts[b * d + k] = rowHosts[k]!;
@@ -77,59 +77,88 @@ interface WeightClass {
   weight: number;
   /** Host indices in ascending order, so an equal hash keeps the lower index first. */
   hosts: Int32Array;
+  /** Their host keys, in the same order. */
+  keys: Uint32Array;
   /** How many of them a bucket's row holds. */
   top: number;
 }
 
-function weightClasses(weights: Float64Array): WeightClass[] {
+function weightClasses(weights: Float64Array, hostKeys: Uint32Array): WeightClass[] {
   const byWeight = new Map<number, number[]>();
   weights.forEach((w, h) => {
     const members = byWeight.get(w);
     if (members) members.push(h);
     else byWeight.set(w, [h]);
   });
-  return [...byWeight].map(([weight, hosts]) => ({ weight, hosts: Int32Array.from(hosts), top: Math.min(RANKING_DEPTH, hosts.length) }));
+  return [...byWeight].map(([weight, hosts]) => ({
+    weight,
+    hosts: Int32Array.from(hosts),
+    keys: Uint32Array.from(hosts, (h) => hostKeys[h]!),
+    top: Math.min(RANKING_DEPTH, hosts.length),
+  }));
 }
 
 /**
- * Writes the best three of `members` by raw hash at `at`, best first. Kept in locals, not in
- * the row, because this is the innermost loop of a rebuild.
+ * Writes the best three of a weight class by raw hash at `at`, best first. This is the
+ * innermost loop of a rebuild, so the three are kept in locals as signed 32-bit integers
+ * (`x ^ 0x80000000` orders like the unsigned hash `x` and stays in integer registers).
  */
-function bestThreeByRaw(part: number, hostKeys: Uint32Array, members: Int32Array, rowHosts: Int32Array, rowRaw: Float64Array, at: number): void {
-  let s0 = -1;
-  let s1 = -1;
-  let s2 = -1;
-  let h0 = -1;
+function bestThreeByRaw(part: number, weightClass: WeightClass, rowHosts: Int32Array, rowRaw: Float64Array, at: number): void {
+  const { keys, hosts } = weightClass;
+  const m = keys.length;
+  let s0 = (finishPair(part, keys[0]!) ^ 0x80000000) | 0;
+  let h0 = 0;
+  let s1 = -0x80000000;
+  let s2 = -0x80000000;
   let h1 = -1;
   let h2 = -1;
-  for (let m = 0; m < members.length; m++) {
-    const h = members[m]!;
-    const u = finishPair(part, hostKeys[h]!);
-    // Members come in ascending index, so an equal hash never displaces one already kept.
-    if (u <= s2) continue;
-    if (u > s0) {
+  // Seed the second and third places from the next members, so the sentinel never competes.
+  for (let i = 1; i < Math.min(3, m); i++) {
+    const v = (finishPair(part, keys[i]!) ^ 0x80000000) | 0;
+    if (v > s0) {
       s2 = s1;
       h2 = h1;
       s1 = s0;
       h1 = h0;
-      s0 = u;
-      h0 = h;
-    } else if (u > s1) {
+      s0 = v;
+      h0 = i;
+    } else if (i === 1 || v > s1) {
       s2 = s1;
       h2 = h1;
-      s1 = u;
-      h1 = h;
+      s1 = v;
+      h1 = i;
     } else {
-      s2 = u;
-      h2 = h;
+      s2 = v;
+      h2 = i;
     }
   }
-  rowHosts[at] = h0;
-  rowHosts[at + 1] = h1;
-  rowHosts[at + 2] = h2;
-  rowRaw[at] = s0;
-  rowRaw[at + 1] = s1;
-  rowRaw[at + 2] = s2;
+  for (let i = 3; i < m; i++) {
+    const v = (finishPair(part, keys[i]!) ^ 0x80000000) | 0;
+    // Members come in ascending host index, so an equal hash never displaces one already kept.
+    if (v <= s2) continue;
+    if (v > s1) {
+      s2 = s1;
+      h2 = h1;
+      if (v > s0) {
+        s1 = s0;
+        h1 = h0;
+        s0 = v;
+        h0 = i;
+      } else {
+        s1 = v;
+        h1 = i;
+      }
+    } else {
+      s2 = v;
+      h2 = i;
+    }
+  }
+  rowHosts[at] = hosts[h0]!;
+  rowHosts[at + 1] = h1 < 0 ? -1 : hosts[h1]!;
+  rowHosts[at + 2] = h2 < 0 ? -1 : hosts[h2]!;
+  rowRaw[at] = (s0 ^ 0x80000000) >>> 0;
+  rowRaw[at + 1] = (s1 ^ 0x80000000) >>> 0;
+  rowRaw[at + 2] = (s2 ^ 0x80000000) >>> 0;
 }
 
 /**
