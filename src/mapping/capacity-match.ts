@@ -5,161 +5,8 @@
  * gets the best host it can under the capacities.
  */
 import { bucketPart, finishPair } from '../hash/combine.ts';
-import { type ScoreTable, weightedScore } from './scores.ts';
-
-/** `a` beats `b`: higher score, then the lower index (a total order, so no ties). */
-export function beats(scoreA: number, indexA: number, scoreB: number, indexB: number): boolean {
-  return scoreA > scoreB || (scoreA === scoreB && indexA < indexB);
-}
-
-/**
- * Each bucket's best hosts (at most `RANKING_DEPTH`), best first, in `scores.ts` order. Nearly
- * every proposal is served from here; deeper ones fall back to a scan. The B x N scores are
- * computed once and never stored.
- */
-export interface Ranking {
-  depth: number;
-  hosts: Int32Array;
-  scores: Float64Array;
-}
-
-export const RANKING_DEPTH = 3;
-
-/**
- * This loop is the whole cost of a rebuild at B = 65536, N = 64, so the score is split: the
- * bucket's half of the hash once per bucket, and for weighted universes the logarithm only for
- * the few hosts that can still make the top: among hosts of equal weight the raw hash already
- * gives the order, so each weight class keeps its best three by raw hash and the classes are
- * merged by the weighted score.
- */
-export function rankHosts(table: ScoreTable): Ranking {
-  const d = Math.min(RANKING_DEPTH, table.names.length);
-  const B = table.bucketKeys.length;
-  const ranking: Ranking = { depth: d, hosts: new Int32Array(B * d), scores: new Float64Array(B * d) };
-  const classes = weightClasses(table.weights, table.hostKeys);
-  const C = classes.length;
-  const rowHosts = new Int32Array(C * RANKING_DEPTH);
-  const rowRaw = new Float64Array(C * RANKING_DEPTH);
-  const head = new Int32Array(C);
-  const headScore = new Float64Array(C);
-  const { bucketKeys } = table;
-  for (let b = 0; b < B; b++) {
-    const part = bucketPart(bucketKeys[b]!);
-    for (let c = 0; c < C; c++) bestThreeByRaw(part, classes[c]!, rowHosts, rowRaw, c * RANKING_DEPTH);
-    if (table.uniform) {
-      for (let k = 0; k < d; k++) {
-        ranking.hosts[b * d + k] = rowHosts[k]!;
-        ranking.scores[b * d + k] = rowRaw[k]!;
-      }
-      continue;
-    }
-    for (let c = 0; c < C; c++) {
-      head[c] = 0;
-      headScore[c] = weightedScore(rowRaw[c * RANKING_DEPTH]!, classes[c]!.weight);
-    }
-    for (let k = 0; k < d; k++) {
-      let best = -1;
-      for (let c = 0; c < C; c++) {
-        if (head[c]! >= classes[c]!.top) continue;
-        if (best === -1 || beats(headScore[c]!, rowHosts[c * RANKING_DEPTH + head[c]!]!, headScore[best]!, rowHosts[best * RANKING_DEPTH + head[best]!]!)) best = c;
-      }
-      const at = best * RANKING_DEPTH + head[best]!;
-      ranking.hosts[b * d + k] = rowHosts[at]!;
-      ranking.scores[b * d + k] = headScore[best]!;
-      head[best]! += 1;
-      if (head[best]! < classes[best]!.top) headScore[best] = weightedScore(rowRaw[at + 1]!, classes[best]!.weight);
-    }
-  }
-  return ranking;
-}
-
-interface WeightClass {
-  weight: number;
-  /** Host indices in ascending order, so an equal hash keeps the lower index first. */
-  hosts: Int32Array;
-  /** Their host keys, in the same order. */
-  keys: Uint32Array;
-  /** How many of them a bucket's row holds. */
-  top: number;
-}
-
-function weightClasses(weights: Float64Array, hostKeys: Uint32Array): WeightClass[] {
-  const byWeight = new Map<number, number[]>();
-  weights.forEach((w, h) => {
-    const members = byWeight.get(w);
-    if (members) members.push(h);
-    else byWeight.set(w, [h]);
-  });
-  return [...byWeight].map(([weight, hosts]) => ({
-    weight,
-    hosts: Int32Array.from(hosts),
-    keys: Uint32Array.from(hosts, (h) => hostKeys[h]!),
-    top: Math.min(RANKING_DEPTH, hosts.length),
-  }));
-}
-
-/**
- * Writes the best three of a weight class by raw hash at `at`, best first. This is the
- * innermost loop of a rebuild, so the three are kept in locals as signed 32-bit integers
- * (`x ^ 0x80000000` orders like the unsigned hash `x` and stays in integer registers).
- */
-function bestThreeByRaw(part: number, weightClass: WeightClass, rowHosts: Int32Array, rowRaw: Float64Array, at: number): void {
-  const { keys, hosts } = weightClass;
-  const m = keys.length;
-  let s0 = (finishPair(part, keys[0]!) ^ 0x80000000) | 0;
-  let h0 = 0;
-  let s1 = -0x80000000;
-  let s2 = -0x80000000;
-  let h1 = -1;
-  let h2 = -1;
-  // Seed the second and third places from the next members, so the sentinel never competes.
-  for (let i = 1; i < Math.min(3, m); i++) {
-    const v = (finishPair(part, keys[i]!) ^ 0x80000000) | 0;
-    if (v > s0) {
-      s2 = s1;
-      h2 = h1;
-      s1 = s0;
-      h1 = h0;
-      s0 = v;
-      h0 = i;
-    } else if (i === 1 || v > s1) {
-      s2 = s1;
-      h2 = h1;
-      s1 = v;
-      h1 = i;
-    } else {
-      s2 = v;
-      h2 = i;
-    }
-  }
-  for (let i = 3; i < m; i++) {
-    const v = (finishPair(part, keys[i]!) ^ 0x80000000) | 0;
-    // Members come in ascending host index, so an equal hash never displaces one already kept.
-    if (v <= s2) continue;
-    if (v > s1) {
-      s2 = s1;
-      h2 = h1;
-      if (v > s0) {
-        s1 = s0;
-        h1 = h0;
-        s0 = v;
-        h0 = i;
-      } else {
-        s1 = v;
-        h1 = i;
-      }
-    } else {
-      s2 = v;
-      h2 = i;
-    }
-  }
-  rowHosts[at] = hosts[h0]!;
-  rowHosts[at + 1] = h1 < 0 ? -1 : hosts[h1]!;
-  rowHosts[at + 2] = h2 < 0 ? -1 : hosts[h2]!;
-  rowRaw[at] = (s0 ^ 0x80000000) >>> 0;
-  rowRaw[at + 1] = (s1 ^ 0x80000000) >>> 0;
-  rowRaw[at + 2] = (s2 ^ 0x80000000) >>> 0;
-}
+import type { Ranking } from './ranking.ts';
+import { beats, type ScoreTable, weightedScore } from './scores.ts';
 
 /**
  * Runs one matching per group in a single pass: bucket b belongs to group `groupOf[b]` (all to
@@ -273,25 +120,32 @@ class Candidates {
 
   /** The best SCAN_BATCH eligible hosts below the bucket's last one become its new batch. */
   private scan(bucket: number): void {
-    const { table } = this;
-    const part = bucketPart(table.bucketKeys[bucket]!);
+    const { hostKeys, weights, uniform } = this.table;
+    const n = hostKeys.length;
+    const group = this.groupOf === null ? -1 : this.groupOf[bucket]!;
+    const capacityAt = group < 0 ? 0 : group * n;
+    const lastScore = this.lastScore[bucket]!;
+    const lastHost = this.lastHost[bucket]!;
+    const part = bucketPart(this.table.bucketKeys[bucket]!);
     if (this.slabUsed + SCAN_BATCH > this.slabHosts.length) this.growSlab();
+    const { slabHosts, slabScores, capacity } = this;
     const at = this.slabUsed;
     let found = 0;
-    for (let h = 0; h < table.hostKeys.length; h++) {
-      if (!this.eligible(bucket, h)) continue;
-      const u = finishPair(part, table.hostKeys[h]!);
-      const s = table.uniform ? u : weightedScore(u, table.weights[h]!);
-      if (!beats(this.lastScore[bucket]!, this.lastHost[bucket]!, s, h)) continue;
-      if (found === SCAN_BATCH && !beats(s, h, this.slabScores[at + found - 1]!, this.slabHosts[at + found - 1]!)) continue;
+    for (let h = 0; h < n; h++) {
+      if (h === group || capacity[capacityAt + h] === 0) continue;
+      const u = finishPair(part, hostKeys[h]!);
+      const s = uniform ? u : weightedScore(u, weights[h]!);
+      // Only hosts ranked below the last one proposed to.
+      if (!beats(lastScore, lastHost, s, h)) continue;
+      if (found === SCAN_BATCH && !beats(s, h, slabScores[at + found - 1]!, slabHosts[at + found - 1]!)) continue;
       let i = found < SCAN_BATCH ? found++ : found - 1;
-      while (i > 0 && beats(s, h, this.slabScores[at + i - 1]!, this.slabHosts[at + i - 1]!)) {
-        this.slabScores[at + i] = this.slabScores[at + i - 1]!;
-        this.slabHosts[at + i] = this.slabHosts[at + i - 1]!;
+      while (i > 0 && beats(s, h, slabScores[at + i - 1]!, slabHosts[at + i - 1]!)) {
+        slabScores[at + i] = slabScores[at + i - 1]!;
+        slabHosts[at + i] = slabHosts[at + i - 1]!;
         i--;
       }
-      this.slabScores[at + i] = s;
-      this.slabHosts[at + i] = h;
+      slabScores[at + i] = s;
+      slabHosts[at + i] = h;
     }
     if (found === 0) throw new Error(`capacity-match: no host has room for bucket ${bucket}`);
     this.slabUsed += found;

@@ -10,7 +10,8 @@
  *   so that after it goes down every survivor holds its exact share of the smaller set.
  * Deeper entries follow rendezvous order; they are used only when two or more hosts are out.
  */
-import { matchWithCapacities, rankHosts } from './capacity-match.ts';
+import { matchWithCapacities } from './capacity-match.ts';
+import { rankHosts } from './ranking.ts';
 import { quotas, score, scoreTable, type ScoreTable } from './scores.ts';
 import type { Algorithm, MappingInput, Mapper, Owners } from './types.ts';
 

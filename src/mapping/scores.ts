@@ -35,6 +35,11 @@ export function scoreTable(input: MappingInput): ScoreTable {
   };
 }
 
+/** `a` beats `b`: higher score, then the lower index (a total order, so no ties). */
+export function beats(scoreA: number, indexA: number, scoreB: number, indexB: number): boolean {
+  return scoreA > scoreB || (scoreA === scoreB && indexA < indexB);
+}
+
 /**
  * Higher is better. Weighted rendezvous in its logarithmic form: ln(u)/w with u uniform in
  * (0,1), so a host's chance to win a bucket is proportional to its weight.

@@ -79,3 +79,22 @@ test('every algorithm gives each bucket a healthy owner and is deterministic', (
     { numRuns: 40 },
   );
 });
+
+test('wide universes (16 to 70 hosts): balance all up and one down, and a host down moves only its buckets', () => {
+  const wide = fc.uniqueArray(fc.record({ name: hostName, weight: fc.integer({ min: 1, max: 4 }) }), { minLength: 16, maxLength: 70, selector: (h) => h.name });
+  fc.assert(
+    fc.property(wide, fc.constantFrom(256, 512, 1024), seed, fc.nat(), (hosts, buckets, s, pick) => {
+      fc.pre(hosts.length <= buckets / 4);
+      const mapper = build(hosts, buckets, s);
+      const all = mapper.owners(names(hosts));
+      assert.ok(balanceOf(all, hosts).maxDeviation < 1);
+      const down = hosts[pick % hosts.length]!;
+      const rest = hosts.filter((h) => h !== down);
+      const after = mapper.owners(names(rest));
+      assert.ok(balanceOf(after, rest).maxDeviation < 1, `${down.name} down`);
+      assert.equal(collateralMoves(all, after, down.name), 0);
+      assert.deepEqual(mapper.owners(names(hosts)), all);
+    }),
+    { numRuns: 40 },
+  );
+});
