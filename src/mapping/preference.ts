@@ -11,7 +11,7 @@
  * Deeper entries follow rendezvous order; they are used only when two or more hosts are out.
  */
 import { matchWithCapacities } from './capacity-match.ts';
-import { rankHosts } from './ranking.ts';
+import { type Ranking, rankHosts } from './ranking.ts';
 import { quotas, score, scoreTable, type ScoreTable } from './scores.ts';
 import type { Algorithm, MappingInput, Mapper, Owners } from './types.ts';
 
@@ -29,9 +29,14 @@ export function buildPreferenceLists(input: MappingInput): PreferenceLists {
   const share = quotas(B, table.weights);
   const ranking = rankHosts(table);
   const first = matchWithCapacities(table, ranking, null, share);
-  if (n < 2) return { table, first, second: new Int32Array(B).fill(-1) };
-  const second = matchWithCapacities(table, ranking, first, survivorCapacities(B, table.weights, share));
-  return { table, first, second };
+  return { table, first, second: secondChoices(table, ranking, first, share) };
+}
+
+/** Each bucket's second choice, -1 where the universe has a single host. */
+export function secondChoices(table: ScoreTable, ranking: Ranking, first: Int32Array, share: Int32Array): Int32Array {
+  const B = table.bucketKeys.length;
+  if (table.names.length < 2) return new Int32Array(B).fill(-1);
+  return matchWithCapacities(table, ranking, first, survivorCapacities(B, table.weights, share));
 }
 
 /**
@@ -46,10 +51,11 @@ function survivorCapacities(B: number, weights: Float64Array, share: Int32Array)
   const exact = new Float64Array(n);
   const target = new Int32Array(n);
   const remainders = new Float64Array(n);
-  let all = 0;
-  for (let j = 0; j < n; j++) all += weights[j]!;
   for (let down = 0; down < n; down++) {
-    const total = all - weights[down]!;
+    // Summed per row, not as the total less one weight: with fractional weights the two round
+    // differently and can move a remainder tie.
+    let total = 0;
+    for (let j = 0; j < n; j++) if (j !== down) total += weights[j]!;
     let left = B;
     for (let j = 0; j < n; j++) {
       if (j === down) continue;
@@ -61,6 +67,7 @@ function survivorCapacities(B: number, weights: Float64Array, share: Int32Array)
     let eligible = 0;
     for (let j = 0; j < n; j++) if (j !== down && exact[j]! - target[j]! > 0) remainders[eligible++] = exact[j]! - target[j]!;
     if (left > 0) {
+      // Everyone above the left-th largest remainder gets one, then ties at it by index.
       const sorted = remainders.subarray(0, eligible).sort();
       const cut = left >= eligible ? 0 : sorted[eligible - left]!;
       for (let j = 0; j < n; j++) {
@@ -68,10 +75,12 @@ function survivorCapacities(B: number, weights: Float64Array, share: Int32Array)
         target[j]! += 1;
         left -= 1;
       }
-      for (let j = 0; j < n && left > 0; j++) {
-        if (j === down || exact[j]! - target[j]! !== cut || cut <= 0) continue;
-        target[j]! += 1;
-        left -= 1;
+      if (cut > 0) {
+        for (let j = 0; j < n && left > 0; j++) {
+          if (j === down || exact[j]! - target[j]! !== cut) continue;
+          target[j]! += 1;
+          left -= 1;
+        }
       }
     }
     for (let j = 0; j < n; j++) if (j !== down) out[down * n + j] = target[j]! - share[j]!;

@@ -21,7 +21,7 @@ export interface Ranking {
   scores: Float64Array;
 }
 
-export const RANKING_DEPTH = 3;
+const RANKING_DEPTH = 3;
 
 /** With fewer hosts the filter saves nothing. */
 const FILTER_FROM = 16;
@@ -30,7 +30,7 @@ const FILTER_PASSING = 8;
 interface Filter {
   /** Per host: hashes above this (as signed 32-bit, see `signed`) pass. */
   cuts: Int32Array;
-  /** The best score a host that did not pass can have. */
+  /** The best weighted score a host that did not pass can have (read when weights differ). */
   bestLeftOut: number;
 }
 
@@ -108,7 +108,7 @@ function rankingFilter(table: ScoreTable): Filter {
   weights.forEach((w, h) => {
     const raw = Math.min(4294967295, Math.max(0, Math.floor(Math.exp(high * w) * 4294967296)));
     cuts[h] = signed(raw);
-    bestLeftOut = Math.max(bestLeftOut, table.uniform ? raw : weightedScore(raw, w));
+    bestLeftOut = Math.max(bestLeftOut, weightedScore(raw, w));
   });
   return { cuts, bestLeftOut };
 }
