@@ -112,13 +112,20 @@ interface ReactionRun {
 /** The emulated pf's view: stop -> every moved anchor loaded, read from the anchors' `loadedAt`. */
 async function watchPf(emulator: PfEmulator, victim: string, stopped: number, callsBefore: number, moving: number[]): Promise<Omit<ReactionRun, 'host'>> {
   const hostOf = new Map(['lb1', 'lb2', 'lb3'].map((n, i) => [`10.1.${i}.11`, n]));
+  let seen = '';
   for (;;) {
-    const memory = emulator.memory();
-    const now = ownersInPf(memory, 'pfsteer', REACTION_BUCKETS, hostOf);
-    if (moving.every((b) => now[b] !== undefined && now[b] !== victim)) {
-      const loadedAt = moving.map((b) => memory.anchors[`pfsteer/b${String(b).padStart(4, '0')}`]!.loadedAt);
-      const firstCall = emulator.calls().slice(callsBefore).find((c) => c.argv.includes('-f'))!;
-      return { buckets: moving.length, firstCallMs: firstCall.at - stopped, firstLoadedMs: Math.min(...loadedAt) - stopped, reactionMs: Math.max(...loadedAt) - stopped };
+    // The times come from the anchors' own stamps; re-reading only a changed state keeps this
+    // watch from taking CPU from the daemon and its pfctl calls, which share the machine.
+    const stamp = emulator.store.stamp();
+    if (stamp !== seen) {
+      seen = stamp;
+      const memory = emulator.memory();
+      const now = ownersInPf(memory, 'pfsteer', REACTION_BUCKETS, hostOf);
+      if (moving.every((b) => now[b] !== undefined && now[b] !== victim)) {
+        const loadedAt = moving.map((b) => memory.anchors[`pfsteer/b${String(b).padStart(4, '0')}`]!.loadedAt);
+        const firstCall = emulator.calls().slice(callsBefore).find((c) => c.argv.includes('-f'))!;
+        return { buckets: moving.length, firstCallMs: firstCall.at - stopped, firstLoadedMs: Math.min(...loadedAt) - stopped, reactionMs: Math.max(...loadedAt) - stopped };
+      }
     }
     if (Date.now() > stopped + 30_000) throw new Error(`${victim}'s buckets did not move within 30 s`);
     await sleep(10);
