@@ -112,13 +112,20 @@ interface ReactionRun {
 /** The emulated pf's view: stop -> every moved anchor loaded, read from the anchors' `loadedAt`. */
 async function watchPf(emulator: PfEmulator, victim: string, stopped: number, callsBefore: number, moving: number[]): Promise<Omit<ReactionRun, 'host'>> {
   const hostOf = new Map(['lb1', 'lb2', 'lb3'].map((n, i) => [`10.1.${i}.11`, n]));
+  let seen = '';
   for (;;) {
-    const memory = emulator.memory();
-    const now = ownersInPf(memory, 'pfsteer', REACTION_BUCKETS, hostOf);
-    if (moving.every((b) => now[b] !== undefined && now[b] !== victim)) {
-      const loadedAt = moving.map((b) => memory.anchors[`pfsteer/b${String(b).padStart(4, '0')}`]!.loadedAt);
-      const firstCall = emulator.calls().slice(callsBefore).find((c) => c.argv.includes('-f'))!;
-      return { buckets: moving.length, firstCallMs: firstCall.at - stopped, firstLoadedMs: Math.min(...loadedAt) - stopped, reactionMs: Math.max(...loadedAt) - stopped };
+    // The times come from the anchors' own stamps; re-reading only a changed state keeps this
+    // watch from taking CPU from the daemon and its pfctl calls, which share the machine.
+    const stamp = emulator.store.stamp();
+    if (stamp !== seen) {
+      seen = stamp;
+      const memory = emulator.memory();
+      const now = ownersInPf(memory, 'pfsteer', REACTION_BUCKETS, hostOf);
+      if (moving.every((b) => now[b] !== undefined && now[b] !== victim)) {
+        const loadedAt = moving.map((b) => memory.anchors[`pfsteer/b${String(b).padStart(4, '0')}`]!.loadedAt);
+        const firstCall = emulator.calls().slice(callsBefore).find((c) => c.argv.includes('-f'))!;
+        return { buckets: moving.length, firstCallMs: firstCall.at - stopped, firstLoadedMs: Math.min(...loadedAt) - stopped, reactionMs: Math.max(...loadedAt) - stopped };
+      }
     }
     if (Date.now() > stopped + 30_000) throw new Error(`${victim}'s buckets did not move within 30 s`);
     await sleep(10);
@@ -272,7 +279,7 @@ const result = {
   reaction: {
     config: { interval: INTERVAL, fall: FALL, timeout: TIMEOUT, rise: 2, jitter: 0, buckets: REACTION_BUCKETS, hosts: 3, pfConcurrency: 8 },
     targetP99Ms: REACTION_TARGET,
-    pf: { driver: 'pf, pfctl = test/pf-emulator/pfctl.ts', ...pf },
+    pf: { driver: 'pf, pfctl = test/pf-emulator/pfctl.js', ...pf },
     memory: { driver: 'memory', ...memory },
   },
   rss: {
@@ -297,7 +304,7 @@ The real daemon runs as a child process; every figure is read from outside it.
 3 hosts, B = ${REACTION_BUCKETS}, one http check per host every ${INTERVAL} ms, fall ${FALL}, timeout ${TIMEOUT} ms, rise 2, jitter 0; \`node src/cli/main.ts run\`.
 Each run closes one backend's listener (lb1, lb2, lb3 in turn, at a random phase of the check schedule), waits until the host's buckets have moved, restarts the backend and waits for the original mapping; ${reactionPf.length} runs per driver.
 
-- **pf**: \`pf.pfctl\` is the pf emulator (test/pf-emulator/pfctl.ts), \`pf.concurrency\` 8. The end is the emulator's \`loadedAt\` of the last moved anchor (stamped inside the emulated \`pfctl -a pfsteer/bNNNN -f -\`).
+- **pf**: \`pf.pfctl\` is the pf emulator (test/pf-emulator/pfctl.js), \`pf.concurrency\` 8. The end is the emulator's \`loadedAt\` of the last moved anchor (stamped inside the emulated \`pfctl -a pfsteer/bNNNN -f -\`).
 - **memory**: no pfctl at all; the end is the daemon's own \`lastApply.at\` of the pass that emptied the host (from \`status --json\`). This is the daemon's share alone.
 
 | driver | measure | p50 | p99 | target | verdict |
@@ -307,7 +314,7 @@ Each run closes one backend's listener (lb1, lb2, lb3 in turn, at a random phase
 | pf (emulated) | stop -> daemon's first \`pfctl -f\` running | ${ms(pf.firstCall.p50)} | ${ms(pf.firstCall.p99)} | - | - |
 | memory | stop -> apply done | ${ms(memory.reaction.p50)} | ${ms(memory.reaction.p99)} | p99 <= ${REACTION_TARGET} ms | ${verdict(memory.pass)} |
 
-Buckets moved per run: ${[...new Set(reactionPf.map((r) => r.buckets))].join(' or ')}. With the emulator most of the time goes to loading them: every emulated pfctl call is a fresh Node process that reads, parses (all anchors, for the table-entry limit) and rewrites the whole emulated pf under one lock, some ${ms((pf.reaction.p50 - pf.firstLoaded.p50) / Math.max(1, median(reactionPf.map((r) => r.buckets)) - 1))} per anchor here, where pfctl loads an anchor in milliseconds. The daemon's share, failure detection through the first load, is the third row and the memory row.
+Buckets moved per run: ${[...new Set(reactionPf.map((r) => r.buckets))].join(' or ')}. With the emulator most of the time goes to loading them: every emulated pfctl call is a fresh Node process that starts node, parses the anchor (some 1000 prefixes) and, under the emulator's lock, rewrites that anchor's line of the emulated pf's state; with up to 8 such processes at a time sharing ${machine.cpus} CPUs that comes to some ${ms((pf.reaction.p50 - pf.firstLoaded.p50) / Math.max(1, median(reactionPf.map((r) => r.buckets)) - 1))} per anchor here, where pfctl loads an anchor in milliseconds. The daemon's share, failure detection through the first load, is the third row and the memory row.
 
 ## Memory: RSS with ${RSS_HOSTS} hosts, B = ${RSS_BUCKETS}
 

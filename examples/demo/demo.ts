@@ -127,7 +127,7 @@ async function cli(scene: Scene, verb: string, host: string): Promise<string> {
 }
 
 async function main(): Promise<number> {
-  const banner = 'No real pf is touched: pfctl is test/pf-emulator/pfctl.ts, which keeps pf\'s state in a temporary folder.';
+  const banner = 'No real pf is touched: pfctl is the emulator test/pf-emulator/pfctl.js, which keeps pf\'s state in a temporary folder.';
   view.say(`pfsteer demo: the real daemon, 3 hosts, ${BUCKETS} buckets, http checks every 500 ms (fall 2, rise 2).`);
   view.say(requested === 'pf' ? banner : 'Driver memory: no pf at all, real or emulated, is touched.');
 

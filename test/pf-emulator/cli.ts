@@ -4,13 +4,15 @@
  * driver runs through execa against it. $PFSTEER_PF_EMULATOR_OS picks freebsd (default) or
  * openbsd grammar and output for a fresh folder.
  */
-import { readFileSync } from 'node:fs';
 import { compareCidr, containsAddress, formatCidr, parseAddress, parseCidr } from '../../src/net/address.ts';
 import type { Os, Ruleset } from './grammar.ts';
 import { PfSyntaxError, parseRuleset } from './grammar.ts';
-import { expandedRules, isNatRule, loadedAnchor, printCounters, printRule } from './ruleset.ts';
-import type { PfMemory, PfStateEntry } from './store.ts';
+import { expandedRules, isNatRule, loadedAnchor, printCounters, printRule, tableCount } from './ruleset.ts';
+import type { LoadedAnchor, PfMemory, PfStateEntry, PfSummary, TableCount } from './store.ts';
 import { Store } from './store.ts';
+
+// Not `import ... from 'node:fs'`: fs's ES module namespace loads fs/promises, ~3 ms of every call.
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 interface Outcome {
   code: number;
@@ -56,10 +58,9 @@ class Usage extends Error {}
 
 const SHOW = ['nat', 'queue', 'rules', 'Anchors', 'Sources', 'states', 'info', 'Interfaces', 'labels', 'timeouts', 'memory', 'Tables', 'osfp', 'Running', 'all'];
 
-function limitsOf(memory: PfMemory): Record<string, number> {
+function limitsOf(main: Ruleset | undefined): Record<string, number> {
   const defaults: Record<string, number> = { states: 100000, 'src-nodes': 100000, frags: 5000, tables: 1000, 'table-entries': 200000 };
-  const set = memory.main ? parseRuleset(memory.main, memory.os).limits : {};
-  return { ...defaults, ...set };
+  return { ...defaults, ...main?.limits };
 }
 
 function anchorExists(memory: PfMemory, name: string): boolean {
@@ -130,26 +131,41 @@ function parseLoad(source: string, file: string, os: Os): Ruleset | Outcome {
   }
 }
 
-function load(memory: PfMemory, anchor: string, source: string, ruleset: Ruleset, file: string): Outcome {
-  if (anchor !== '' && Object.keys(ruleset.limits).length > 0) {
-    return { code: 1, stdout: '', stderr: `${file}:1: option can only be set in the main ruleset\npfctl: Syntax error in config file: pf rules not loaded\n` };
-  }
-  const next: PfMemory = { ...memory, anchors: { ...memory.anchors } };
-  if (anchor === '') next.main = source;
-  else next.anchors[anchor] = loadedAnchor(source, ruleset);
-  const limits = limitsOf(next);
+const LOADED: Outcome = { code: 0, stdout: '', stderr: '' };
+const NO_TABLE_MEMORY: Outcome = { code: 1, stdout: '', stderr: 'pfctl: DIOCADDTABLES: Cannot allocate memory\npfctl: Syntax error in config file: pf rules not loaded\n' };
+
+/** Whether the tables of the main ruleset and every anchor fit pf's `set limit tables` / `table-entries`. */
+function withinLimits(os: Os, main: string, anchors: Iterable<TableCount>): boolean {
+  const parsedMain = main ? parseRuleset(main, os) : undefined;
+  const limits = limitsOf(parsedMain);
   let tables = 0;
   let entries = 0;
-  for (const use of [...(next.main ? [loadedAnchor(next.main, parseRuleset(next.main, next.os))] : []), ...Object.values(next.anchors)]) {
+  for (const use of [...(parsedMain ? [tableCount(parsedMain)] : []), ...anchors]) {
     tables += use.tables;
     entries += use.entries;
   }
-  if (entries > limits['table-entries']! || (next.os === 'openbsd' && tables > limits.tables!)) {
-    return { code: 1, stdout: '', stderr: 'pfctl: DIOCADDTABLES: Cannot allocate memory\npfctl: Syntax error in config file: pf rules not loaded\n' };
+  return entries <= limits['table-entries']! && (os !== 'openbsd' || tables <= limits.tables!);
+}
+
+/** One anchor's load, which sees only what pf's limits need: Store.replaceAnchor runs it too. */
+function loadAnchor(summary: PfSummary, anchor: string, source: string, ruleset: Ruleset, file: string): { anchor?: LoadedAnchor; result: Outcome } {
+  if (Object.keys(ruleset.limits).length > 0) {
+    return { result: { code: 1, stdout: '', stderr: `${file}:1: option can only be set in the main ruleset\npfctl: Syntax error in config file: pf rules not loaded\n` } };
   }
-  memory.main = next.main;
-  memory.anchors = next.anchors;
-  return { code: 0, stdout: '', stderr: '' };
+  const loaded = loadedAnchor(source, ruleset);
+  if (!withinLimits(summary.os, summary.main, Object.values({ ...summary.tableCounts, [anchor]: loaded }))) return { result: NO_TABLE_MEMORY };
+  return { anchor: loaded, result: LOADED };
+}
+
+function load(memory: PfMemory, anchor: string, source: string, ruleset: Ruleset, file: string): Outcome {
+  if (anchor === '') {
+    if (!withinLimits(memory.os, source, Object.values(memory.anchors))) return NO_TABLE_MEMORY;
+    memory.main = source;
+    return LOADED;
+  }
+  const { anchor: loaded, result } = loadAnchor({ os: memory.os, main: memory.main, tableCounts: memory.anchors }, anchor, source, ruleset, file);
+  if (loaded) memory.anchors[anchor] = loaded;
+  return result;
 }
 
 function show(memory: PfMemory, what: string, anchor: string, verbose: number): Outcome {
@@ -189,7 +205,7 @@ function show(memory: PfMemory, what: string, anchor: string, verbose: number): 
     case 'states':
       return { code: 0, stdout: memory.states.map((s) => `${printState(s, verbose)}\n`).join(''), stderr: '' };
     case 'memory': {
-      const limits = limitsOf(memory);
+      const limits = limitsOf(memory.main ? parseRuleset(memory.main, memory.os) : undefined);
       const pools = ['states', 'src-nodes', 'frags', ...(memory.os === 'openbsd' ? ['tables'] : []), 'table-entries'];
       return { code: 0, stdout: pools.map((p) => `${p.padEnd(14)}hard limit ${String(limits[p]).padStart(8)}\n`).join(''), stderr: '' };
     }
@@ -249,6 +265,11 @@ function run(argv: string[], stdin: () => string, store: Store): Outcome {
     loads.push({ source, ruleset: parsed, file: name });
   }
   const dryRun = (o.flags.get('n') ?? 0) > 0;
+  // `-a anchor -f file` alone, the call pfsteer makes for every bucket it moves.
+  if (loads.length === 1 && !dryRun && anchor !== '' && [...o.values.keys()].every((k) => k === 'a' || k === 'f')) {
+    const l = loads[0]!;
+    return store.replaceAnchor(anchor, (summary) => loadAnchor(summary, anchor, l.source, l.ruleset, l.file));
+  }
   // Reads need no lock: the state file is replaced by rename, so a reader sees one whole version.
   const mutates = o.values.has('F') || (loads.length > 0 && !dryRun) || o.values.has('k');
   const apply = <T>(fn: (memory: PfMemory) => T): T => (mutates ? store.update(fn) : fn(store.read()));
@@ -269,8 +290,9 @@ function run(argv: string[], stdin: () => string, store: Store): Outcome {
 }
 
 function finish(out: Outcome): void {
-  process.stdout.write(out.stdout);
-  process.stderr.write(out.stderr);
+  // Touching process.stdout or stderr builds its stream (~2 ms): a load that prints nothing skips both.
+  if (out.stdout) process.stdout.write(out.stdout);
+  if (out.stderr) process.stderr.write(out.stderr);
   process.exitCode = out.code;
 }
 

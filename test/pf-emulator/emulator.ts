@@ -16,7 +16,7 @@ import { evaluate } from './ruleset.ts';
 import type { CallRecord, Faults, PfMemory } from './store.ts';
 import { emptyMemory, Store } from './store.ts';
 
-export const PFCTL_EMULATOR = fileURLToPath(new URL('./pfctl.ts', import.meta.url));
+export const PFCTL_EMULATOR = fileURLToPath(new URL('./pfctl.js', import.meta.url));
 
 export class PfEmulator {
   readonly dir: string;

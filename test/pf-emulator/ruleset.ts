@@ -7,7 +7,7 @@ import type { IpAddress } from '../../src/net/address.ts';
 import { containsAddress, formatAddress, formatCidr } from '../../src/net/address.ts';
 import type { HostSpec, Os, PortOp, Rule, Ruleset, TableDef } from './grammar.ts';
 import { parseRuleset } from './grammar.ts';
-import type { Counters, LoadedAnchor, PfMemory } from './store.ts';
+import type { Counters, LoadedAnchor, PfMemory, TableCount } from './store.ts';
 
 /** One rule after expansion: single proto, source, destination and port. */
 export interface Expanded {
@@ -78,14 +78,17 @@ export function printRule(e: Expanded, os: Os): string {
   return parts.join(' ');
 }
 
+export function tableCount(ruleset: Ruleset): TableCount {
+  return { tables: ruleset.tables.length, entries: ruleset.tables.reduce((n, t) => n + t.entries.length, 0) };
+}
+
 /** An anchor as the emulated kernel keeps it once loaded: zeroed counters per printed rule. */
 export function loadedAnchor(source: string, ruleset: Ruleset): LoadedAnchor {
   return {
     source,
     counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0 })),
     loadedAt: Date.now(),
-    tables: ruleset.tables.length,
-    entries: ruleset.tables.reduce((n, t) => n + t.entries.length, 0),
+    ...tableCount(ruleset),
   };
 }
 

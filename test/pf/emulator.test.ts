@@ -109,6 +109,51 @@ test('a load is all or nothing: a bad line leaves the previous anchor in place',
   assert.equal(e.memory().anchors['pfsteer/b0000']!.source, good);
 });
 
+test('loading an anchor replaces it alone: the others keep their rules and counters, a new one comes last', async () => {
+  const e = emulator();
+  e.loadMain('rdr-anchor "p/*"\n');
+  const rules = (net: string, host: string) => `table <t> const { ${net} }\nrdr on em0 inet proto tcp from <t> to 192.0.2.10 port 443 -> ${host}\n`;
+  for (const [name, net] of [['p/b0000', '198.51.0.0/16'], ['p/b0001', '203.0.113.0/24'], ['p/b0002', '192.0.2.0/24']] as const) {
+    assert.equal((await pfctl(e, ['-a', name, '-f', '-'], rules(net, '10.0.1.11'))).exitCode, 0);
+  }
+  e.route({ source: parseAddress('198.51.100.7')!, destination: parseAddress('192.0.2.10')!, port: 443 }, { establish: true });
+  const before = e.memory();
+  assert.equal((await pfctl(e, ['-a', 'p/b0001', '-f', '-'], rules('203.0.113.0/24', '10.0.1.12'))).exitCode, 0);
+  assert.equal((await pfctl(e, ['-a', 'p/b0003', '-f', '-'], rules('233.252.0.0/24', '10.0.1.12'))).exitCode, 0);
+  const after = e.memory();
+  assert.deepEqual(Object.keys(after.anchors), ['p/b0000', 'p/b0001', 'p/b0002', 'p/b0003']);
+  assert.deepEqual(after.anchors['p/b0000'], before.anchors['p/b0000']);
+  assert.equal(after.anchors['p/b0000']!.counters[0]!.states, 1);
+  assert.deepEqual(after.anchors['p/b0002'], before.anchors['p/b0002']);
+  assert.equal(after.anchors['p/b0001']!.source, rules('203.0.113.0/24', '10.0.1.12'));
+  assert.deepEqual(after.states, before.states);
+  assert.equal(e.route({ source: parseAddress('203.0.113.9')!, destination: parseAddress('192.0.2.10')!, port: 443 }).address, '10.0.1.12');
+});
+
+test("a load past pf's table limits is refused whole; a replaced anchor counts with its new tables only", async () => {
+  const e = emulator();
+  e.loadMain('set limit table-entries 6\nrdr-anchor "p/*"\n');
+  const table = (...nets: string[]) => `table <t> const { ${nets.join(' ')} }\n`;
+  const load = (name: string, text: string) => pfctl(e, ['-a', name, '-f', '-'], text);
+  assert.equal((await load('p/a', table('10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/24'))).exitCode, 0);
+  assert.equal((await load('p/b', table('10.1.0.0/24', '10.1.1.0/24', '10.1.2.0/24'))).exitCode, 0);
+  const refused = await load('p/c', table('10.2.0.0/24'));
+  assert.equal(refused.exitCode, 1);
+  assert.equal(refused.stderr, 'pfctl: DIOCADDTABLES: Cannot allocate memory\npfctl: Syntax error in config file: pf rules not loaded');
+  assert.equal((await load('p/a', table('10.0.9.0/24', '10.0.8.0/24', '10.0.7.0/24'))).exitCode, 0);
+  assert.equal((await load('p/a', table('10.0.0.0/24', '10.0.1.0/24', '10.0.2.0/24', '10.0.3.0/24'))).exitCode, 1);
+  assert.deepEqual(Object.keys(e.memory().anchors), ['p/a', 'p/b']);
+  assert.equal(e.memory().anchors['p/a']!.source, table('10.0.9.0/24', '10.0.8.0/24', '10.0.7.0/24'));
+  const inAnchor = await load('p/d', 'set limit states 10\n');
+  assert.match(inAnchor.stderr, /^stdin:1: option can only be set in the main ruleset$/m);
+
+  const o = emulator('openbsd');
+  o.loadMain('set limit tables 2\nanchor "p/*"\n');
+  assert.equal((await pfctl(o, ['-a', 'p/a', '-f', '-'], table('10.0.0.0/24'))).exitCode, 0);
+  assert.equal((await pfctl(o, ['-a', 'p/b', '-f', '-'], table('10.1.0.0/24'))).exitCode, 0);
+  assert.match((await pfctl(o, ['-a', 'p/c', '-f', '-'], table('10.2.0.0/24'))).stderr, /DIOCADDTABLES/);
+});
+
 test('routing follows pf order: main rdr-anchor children in byte order of names, first rdr match wins', async () => {
   const e = emulator();
   e.loadMain('table <ext> { 192.0.2.10 }\nrdr-anchor "pfsteer/*"\nrdr on em0 inet proto tcp from any to <ext> port 80 -> 10.0.9.9\n');
