@@ -115,23 +115,25 @@ function rankingFilter(table: ScoreTable): Filter {
 
 /** The best `d` of `count` candidates by signed raw hash, ties to the lower host index. */
 function bestBySigned(candidates: Int32Array, values: Int32Array, count: number, d: number, ranking: Ranking, at: number): void {
-  let s0 = values[0]!;
-  let h0 = candidates[0]!;
-  let s1 = -0x80000000;
-  let s2 = -0x80000000;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let h0 = -1;
   let h1 = -1;
   let h2 = -1;
-  // Seed the second and third places from the next candidates, so the sentinel never competes.
-  for (let k = 1; k < Math.min(3, count); k++) {
+  let filled = 0;
+  for (let k = 0; k < count; k++) {
     const v = values[k]!;
-    if (v > s0) {
+    // Candidates come in ascending host index, so an equal hash never displaces one kept.
+    if (filled === 3 && v <= s2) continue;
+    if (filled === 0 || v > s0) {
       s2 = s1;
       h2 = h1;
       s1 = s0;
       h1 = h0;
       s0 = v;
       h0 = candidates[k]!;
-    } else if (k === 1 || v > s1) {
+    } else if (filled === 1 || v > s1) {
       s2 = s1;
       h2 = h1;
       s1 = v;
@@ -140,27 +142,7 @@ function bestBySigned(candidates: Int32Array, values: Int32Array, count: number,
       s2 = v;
       h2 = candidates[k]!;
     }
-  }
-  for (let k = 3; k < count; k++) {
-    const v = values[k]!;
-    // Candidates come in ascending host index, so an equal hash never displaces one kept.
-    if (v <= s2) continue;
-    if (v > s1) {
-      s2 = s1;
-      h2 = h1;
-      if (v > s0) {
-        s1 = s0;
-        h1 = h0;
-        s0 = v;
-        h0 = candidates[k]!;
-      } else {
-        s1 = v;
-        h1 = candidates[k]!;
-      }
-    } else {
-      s2 = v;
-      h2 = candidates[k]!;
-    }
+    if (filled < 3) filled++;
   }
   ranking.hosts[at] = h0;
   ranking.scores[at] = unsigned(s0);
