@@ -12,7 +12,7 @@ import { bucketPart, finishPair } from '../src/hash/combine.ts';
 import { matchWithCapacities } from '../src/mapping/capacity-match.ts';
 import { ownersFromLists, secondChoices } from '../src/mapping/preference.ts';
 import { rankHosts } from '../src/mapping/ranking.ts';
-import { balanceOf, collateralMoves, movedBuckets } from '../src/mapping/measure.ts';
+import { balanceOf, movedBuckets } from '../src/mapping/measure.ts';
 import { quotas, scoreTable } from '../src/mapping/scores.ts';
 import type { Algorithm, HostSpec, Owners } from '../src/mapping/types.ts';
 import { renderChart } from './mapping-chart.ts';

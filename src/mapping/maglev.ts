@@ -21,7 +21,7 @@ export const maglev: Algorithm = {
     const skip = table.names.map((name) => (xxh32String(name, input.seed ^ 0x736b) % (M - 1)) + 1);
     return {
       owners(healthy): Owners {
-        const live = table.hosts.map((host, index) => index).filter((index) => healthy.has(table.names[index]!));
+        const live = table.names.map((_, index) => index).filter((index) => healthy.has(table.names[index]!));
         if (live.length === 0) return Array.from(table.bucketKeys, () => null);
         const lookup = new Int32Array(M).fill(-1);
         const next = new Int32Array(table.names.length);

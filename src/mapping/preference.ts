@@ -24,9 +24,7 @@ export interface PreferenceLists {
 
 export function buildPreferenceLists(input: MappingInput): PreferenceLists {
   const table = scoreTable(input);
-  const n = table.names.length;
-  const B = input.buckets;
-  const share = quotas(B, table.weights);
+  const share = quotas(input.buckets, table.weights);
   const ranking = rankHosts(table);
   const first = matchWithCapacities(table, ranking, null, share);
   return { table, first, second: secondChoices(table, ranking, first, share) };
