@@ -5,14 +5,12 @@
  * openbsd grammar and output for a fresh folder.
  */
 import { compareCidr, containsAddress, formatCidr, parseAddress, parseCidr } from '../../src/net/address.ts';
+import { fs } from './fs.ts';
 import type { Os, Ruleset } from './grammar.ts';
 import { PfSyntaxError, parseRuleset } from './grammar.ts';
 import { expandedRules, isNatRule, loadedAnchor, printCounters, printRule, tableCount } from './ruleset.ts';
 import type { LoadedAnchor, PfMemory, PfStateEntry, PfSummary, TableCount } from './store.ts';
 import { Store } from './store.ts';
-
-// Not `import ... from 'node:fs'`: fs's ES module namespace loads fs/promises, ~3 ms of every call.
-const { readFileSync } = process.getBuiltinModule('node:fs');
 
 interface Outcome {
   code: number;
@@ -258,7 +256,7 @@ function run(argv: string[], stdin: () => string, store: Store): Outcome {
   const os = store.os();
   const loads: Array<{ source: string; ruleset: Ruleset; file: string }> = [];
   for (const file of o.values.get('f') ?? []) {
-    const source = file === '-' ? stdin() : readFileSync(file, 'utf8');
+    const source = file === '-' ? stdin() : fs.readFileSync(file, 'utf8');
     const name = file === '-' ? 'stdin' : file;
     const parsed = parseLoad(source, name, os);
     if (!('rules' in parsed)) return parsed;
@@ -303,7 +301,7 @@ function main(): void {
   const store = new Store(dir);
   const argv = process.argv.slice(2);
   let input: string | undefined;
-  const stdin = (): string => (input ??= readFileSync(0, 'utf8'));
+  const stdin = (): string => (input ??= fs.readFileSync(0, 'utf8'));
   const wantsStdin = argv.some((a, i) => a === '-' && /f$/.test(argv[i - 1] ?? ''));
   if (wantsStdin) stdin();
   const fault = store.takeFault(argv);

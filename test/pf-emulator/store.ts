@@ -8,10 +8,10 @@
  * header and that line without parsing or printing the other anchors' rules (see replaceAnchor).
  */
 import { join } from 'node:path';
+import { fs } from './fs.ts';
 import type { Os } from './grammar.ts';
 
-// Not `import ... from 'node:fs'`: fs's ES module namespace loads fs/promises, ~3 ms of every pfctl call.
-const { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
+const { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } = fs;
 
 const STATE = 'pf.jsonl';
 
