@@ -11,98 +11,144 @@
  * Deeper entries follow rendezvous order; they are used only when two or more hosts are out.
  */
 import { matchWithCapacities } from './capacity-match.ts';
-import { type Ranking, rankHosts } from './ranking.ts';
+import { bestHosts, rankExcluding } from './ranking.ts';
 import { quotas, score, scoreTable, type ScoreTable } from './scores.ts';
 import type { Algorithm, MappingInput, Mapper, Owners } from './types.ts';
 
+/** How many hosts a bucket's second-choice matching takes from its ranking before scanning. */
+const SECOND_RANKING_DEPTH = 3;
+
 export interface PreferenceLists {
   table: ScoreTable;
+  share: Int32Array;
   first: Int32Array;
+  /**
+   * Per host, the second choices of the buckets it holds first, made on first need (see
+   * `secondChoicesOf`): a config change rebuilds only what the healthy set reads.
+   */
+  seconds: (SecondChoices | undefined)[];
+}
+
+/** The buckets whose first choice is one host, ascending, and each one's second choice. */
+export interface SecondChoices {
+  buckets: Int32Array;
   /** -1 where the universe has a single host. */
-  second: Int32Array;
+  hosts: Int32Array;
 }
 
 export function buildPreferenceLists(input: MappingInput): PreferenceLists {
   const table = scoreTable(input);
   const share = quotas(input.buckets, table.weights);
-  const ranking = rankHosts(table);
-  const first = matchWithCapacities(table, ranking, null, share);
-  return { table, first, second: secondChoices(table, ranking, first, share) };
-}
-
-/** Each bucket's second choice, -1 where the universe has a single host. */
-export function secondChoices(table: ScoreTable, ranking: Ranking, first: Int32Array, share: Int32Array): Int32Array {
-  const B = table.bucketKeys.length;
-  if (table.names.length < 2) return new Int32Array(B).fill(-1);
-  return matchWithCapacities(table, ranking, first, survivorCapacities(B, table.weights, share));
+  const everyBucket = Int32Array.from({ length: input.buckets }, (_, b) => b);
+  const first = matchWithCapacities(table, everyBucket, -1, share, bestHosts(table));
+  return { table, share, first, seconds: new Array<SecondChoices | undefined>(table.names.length) };
 }
 
 /**
- * Row `down` of the n x n result: how many of host `down`'s buckets each survivor takes so
- * that it ends within one bucket of its exact share of the survivors' total, never giving any
- * of its own away. What is left after the floors goes by largest remainder, ties to the lower
- * index (name order), never past the ceiling.
+ * The second choices of host `down`'s buckets: a matching of those buckets alone to the other
+ * hosts, each taking what lands it on its exact share of the survivors. Each host's matching
+ * is independent of every other's, so making them one by one, on need, gives the lists a
+ * single pass over all hosts would.
  */
-function survivorCapacities(B: number, weights: Float64Array, share: Int32Array): Int32Array {
+export function secondChoicesOf(lists: PreferenceLists, down: number): SecondChoices {
+  const known = lists.seconds[down];
+  if (known !== undefined) return known;
+  const { table, share, first } = lists;
+  let count = 0;
+  for (let b = 0; b < first.length; b++) count += +(first[b] === down);
+  const buckets = new Int32Array(count);
+  for (let b = 0, i = 0; b < first.length; b++) if (first[b] === down) buckets[i++] = b;
+  const hosts =
+    table.names.length < 2
+      ? new Int32Array(count).fill(-1)
+      : matchWithCapacities(table, buckets, down, survivorCapacities(first.length, table.weights, share, down), rankExcluding(table, buckets, down, SECOND_RANKING_DEPTH));
+  const made = { buckets, hosts };
+  lists.seconds[down] = made;
+  return made;
+}
+
+/** Every bucket's second choice (-1 where the universe has a single host), for every host at once. */
+export function allSecondChoices(lists: PreferenceLists): Int32Array {
+  const second = new Int32Array(lists.first.length);
+  lists.table.names.forEach((_, h) => {
+    const { buckets, hosts } = secondChoicesOf(lists, h);
+    buckets.forEach((b, i) => (second[b] = hosts[i]!));
+  });
+  return second;
+}
+
+/**
+ * How many of host `down`'s buckets each survivor takes so that it ends within one bucket of
+ * its exact share of the survivors' total, never giving any of its own away. What is left
+ * after the floors goes by largest remainder, ties to the lower index (name order), never past
+ * the ceiling.
+ */
+function survivorCapacities(B: number, weights: Float64Array, share: Int32Array, down: number): Int32Array {
   const n = weights.length;
-  const out = new Int32Array(n * n);
   const exact = new Float64Array(n);
   const target = new Int32Array(n);
   const remainders = new Float64Array(n);
-  for (let down = 0; down < n; down++) {
-    // Summed per row, not as the total less one weight: with fractional weights the two round
-    // differently and can move a remainder tie.
-    let total = 0;
-    for (let j = 0; j < n; j++) if (j !== down) total += weights[j]!;
-    let left = B;
+  // Summed here, not as the total less one weight: with fractional weights the two round
+  // differently and can move a remainder tie.
+  let total = 0;
+  for (let j = 0; j < n; j++) if (j !== down) total += weights[j]!;
+  let left = B;
+  for (let j = 0; j < n; j++) {
+    if (j === down) continue;
+    exact[j] = (B * weights[j]!) / total;
+    target[j] = Math.max(share[j]!, Math.floor(exact[j]!));
+    left -= target[j]!;
+  }
+  // A survivor can take one more exactly when its remainder is positive (it is below 1).
+  let eligible = 0;
+  for (let j = 0; j < n; j++) if (j !== down && exact[j]! - target[j]! > 0) remainders[eligible++] = exact[j]! - target[j]!;
+  if (left > 0) {
+    // Everyone above the left-th largest remainder gets one, then ties at it by index.
+    const sorted = remainders.subarray(0, eligible).sort();
+    const cut = left >= eligible ? 0 : sorted[eligible - left]!;
     for (let j = 0; j < n; j++) {
-      if (j === down) continue;
-      exact[j] = (B * weights[j]!) / total;
-      target[j] = Math.max(share[j]!, Math.floor(exact[j]!));
-      left -= target[j]!;
+      if (j === down || !(exact[j]! - target[j]! > cut)) continue;
+      target[j]! += 1;
+      left -= 1;
     }
-    // A survivor can take one more exactly when its remainder is positive (it is below 1).
-    let eligible = 0;
-    for (let j = 0; j < n; j++) if (j !== down && exact[j]! - target[j]! > 0) remainders[eligible++] = exact[j]! - target[j]!;
-    if (left > 0) {
-      // Everyone above the left-th largest remainder gets one, then ties at it by index.
-      const sorted = remainders.subarray(0, eligible).sort();
-      const cut = left >= eligible ? 0 : sorted[eligible - left]!;
-      for (let j = 0; j < n; j++) {
-        if (j === down || !(exact[j]! - target[j]! > cut)) continue;
+    if (cut > 0) {
+      for (let j = 0; j < n && left > 0; j++) {
+        if (j === down || exact[j]! - target[j]! !== cut) continue;
         target[j]! += 1;
         left -= 1;
       }
-      if (cut > 0) {
-        for (let j = 0; j < n && left > 0; j++) {
-          if (j === down || exact[j]! - target[j]! !== cut) continue;
-          target[j]! += 1;
-          left -= 1;
-        }
-      }
     }
-    for (let j = 0; j < n; j++) if (j !== down) out[down * n + j] = target[j]! - share[j]!;
   }
-  return out;
+  const capacity = new Int32Array(n);
+  for (let j = 0; j < n; j++) if (j !== down) capacity[j] = target[j]! - share[j]!;
+  return capacity;
 }
 
+/**
+ * A bucket goes to its first choice if up, else its second if up, else the best-scoring host
+ * up (two or more hosts out). Only the second choices of hosts that are down are read.
+ */
 export function ownersFromLists(lists: PreferenceLists, healthy: ReadonlySet<string>): Owners {
-  const { table, first, second } = lists;
+  const { table, first } = lists;
   const n = table.names.length;
   const up = table.names.map((name) => healthy.has(name));
-  const owners: Owners = new Array(first.length);
   const anyUp = up.some(Boolean);
-  for (let b = 0; b < first.length; b++) {
-    const f = first[b]!;
-    const s = second[b]!;
-    if (up[f]) owners[b] = table.names[f]!;
-    else if (s >= 0 && up[s]) owners[b] = table.names[s]!;
-    else if (!anyUp) owners[b] = null;
-    else {
+  const owners: Owners = new Array(first.length);
+  for (let b = 0; b < first.length; b++) owners[b] = up[first[b]!] ? table.names[first[b]!]! : null;
+  if (!anyUp) return owners;
+  up.forEach((isUp, down) => {
+    if (isUp) return;
+    const { buckets, hosts } = secondChoicesOf(lists, down);
+    buckets.forEach((b, i) => {
+      const s = hosts[i]!;
+      if (s >= 0 && up[s]) {
+        owners[b] = table.names[s]!;
+        return;
+      }
       let best = -1;
       let bestScore = -Infinity;
       for (let h = 0; h < n; h++) {
-        if (!up[h] || h === f || h === s) continue;
+        if (!up[h] || h === s) continue;
         const sc = score(table, b, h);
         if (best === -1 || sc > bestScore) {
           best = h;
@@ -110,8 +156,8 @@ export function ownersFromLists(lists: PreferenceLists, healthy: ReadonlySet<str
         }
       }
       owners[b] = table.names[best]!;
-    }
-  }
+    });
+  });
   return owners;
 }
 

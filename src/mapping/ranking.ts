@@ -1,37 +1,48 @@
 /**
- * Each bucket's best few hosts in score order (`scores.ts`), computed once per rebuild. The
- * matchings serve nearly every proposal from here and scan for the rare deeper one, so the
- * B x N scores are never stored.
+ * The hosts a bucket proposes to first, in score order (`scores.ts`). The matchings take their
+ * proposals from here and scan every host only for the rare bucket turned away past its
+ * ranking, so the B x N scores are never stored.
  *
- * This loop is most of a rebuild at B = 65536, N = 64, so it is built for speed:
- * - the bucket's half of each pair hash is computed once per bucket (`bucketPart`);
- * - a first pass keeps, without branching, only the hosts whose raw hash is above a per-host
- *   cut, set so that about FILTER_PASSING of them pass. The best three are among those unless
- *   fewer than three pass or (weights differing) a host left out could still have scored
- *   higher; then every host is ranked. The result is always the exact best three;
- * - logarithms (weighted scores) are taken for those few hosts only.
+ * Two shapes:
+ * - `bestHosts`: every bucket's single best host. This is most of a rebuild at B = 65536,
+ *   N = 64, so it is built for speed: the bucket's half of each pair hash is computed once per
+ *   bucket (`bucketPart`); hosts of equal weight are compared by raw hash with masks instead
+ *   of branches (a raw hash orders hosts of one weight exactly as their scores do), and the
+ *   best of each weight by bounds (`beatsByRaw`), so a bucket takes about one logarithm.
+ * - `rankExcluding`: the best few hosts other than one, for the few buckets that host held
+ *   (its second choices), with every score taken exactly.
  */
 import { bucketPart, finishPair } from '../hash/combine.ts';
-import { beats, type ScoreTable, weightedScore } from './scores.ts';
+import { beats, beatsByRaw, score, type ScoreTable, weightedScore } from './scores.ts';
 
 export interface Ranking {
   depth: number;
-  /** depth entries per bucket, best first. */
+  /** depth entries per row, best first; row i belongs to the i-th bucket ranked. */
   hosts: Int32Array;
   scores: Float64Array;
 }
 
-const RANKING_DEPTH = 3;
+/** Hosts grouped by weight: `order` lists host indices class by class, ascending inside one. */
+interface WeightClasses {
+  order: Int32Array;
+  /** Class c is order[start[c]] up to order[start[c + 1]]. */
+  start: Int32Array;
+  weight: Float64Array;
+}
 
-/** With fewer hosts the filter saves nothing. */
-const FILTER_FROM = 16;
-const FILTER_PASSING = 8;
-
-interface Filter {
-  /** Per host: hashes above this (as signed 32-bit, see `signed`) pass. */
-  cuts: Int32Array;
-  /** The best weighted score a host that did not pass can have (read when weights differ). */
-  bestLeftOut: number;
+function weightClasses(weights: Float64Array): WeightClasses {
+  const distinct = [...new Set(weights)].sort((a, b) => a - b);
+  const order = new Int32Array(weights.length);
+  const start = new Int32Array(distinct.length + 1);
+  let at = 0;
+  distinct.forEach((w, c) => {
+    start[c] = at;
+    weights.forEach((hostWeight, h) => {
+      if (hostWeight === w) order[at++] = h;
+    });
+  });
+  start[distinct.length] = at;
+  return { order, start, weight: Float64Array.from(distinct) };
 }
 
 /** `x ^ 0x80000000` as a signed integer orders like the unsigned hash and stays in integer registers. */
@@ -43,133 +54,73 @@ function unsigned(value: number): number {
   return (value ^ 0x80000000) >>> 0;
 }
 
-export function rankHosts(table: ScoreTable): Ranking {
-  const n = table.names.length;
-  const d = Math.min(RANKING_DEPTH, n);
+/** Each bucket's best host and its score (depth 1, row = bucket). */
+export function bestHosts(table: ScoreTable): Ranking {
   const B = table.bucketKeys.length;
-  const ranking: Ranking = { depth: d, hosts: new Int32Array(B * d), scores: new Float64Array(B * d) };
-  const filter = n >= FILTER_FROM ? rankingFilter(table) : null;
-  const { hostKeys, bucketKeys, uniform } = table;
-  const candidates = new Int32Array(n);
-  const values = new Int32Array(n);
-  const scores = new Float64Array(n);
+  const ranking: Ranking = { depth: 1, hosts: new Int32Array(B), scores: new Float64Array(B) };
+  const { order, start, weight } = weightClasses(table.weights);
+  const keys = Uint32Array.from(order, (h) => table.hostKeys[h]!);
+  const classes = weight.length;
+  const { bucketKeys, uniform } = table;
   for (let b = 0; b < B; b++) {
     const part = bucketPart(bucketKeys[b]!);
-    let count = 0;
-    if (filter !== null) {
-      const { cuts } = filter;
-      for (let h = 0; h < n; h++) {
-        const v = signed(finishPair(part, hostKeys[h]!));
-        candidates[count] = h;
-        values[count] = v;
-        count += +(v > cuts[h]!);
+    let bestHost = -1;
+    let bestRaw = 0;
+    let bestWeight = 0;
+    for (let c = 0; c < classes; c++) {
+      const from = start[c]!;
+      const to = start[c + 1]!;
+      let top = signed(finishPair(part, keys[from]!));
+      let topAt = from;
+      for (let i = from + 1; i < to; i++) {
+        const v = signed(finishPair(part, keys[i]!));
+        // All ones where v is strictly greater (on a tie the earlier, lower-indexed host
+        // stays); selecting with masks keeps the loop free of mispredicted branches.
+        const greater = -+(v > top);
+        top ^= (v ^ top) & greater;
+        topAt ^= (i ^ topAt) & greater;
+      }
+      const h = order[topAt]!;
+      const raw = unsigned(top);
+      if (bestHost === -1 || beatsByRaw(raw, weight[c]!, h, bestRaw, bestWeight, bestHost)) {
+        bestHost = h;
+        bestRaw = raw;
+        bestWeight = weight[c]!;
       }
     }
-    for (let pass = 0; ; pass++) {
-      if (count < d || pass > 0) {
-        for (let h = 0; h < n; h++) {
-          candidates[h] = h;
-          values[h] = signed(finishPair(part, hostKeys[h]!));
-        }
-        count = n;
-      }
-      const at = b * d;
-      if (uniform) {
-        bestBySigned(candidates, values, count, d, ranking, at);
-        break;
-      }
-      for (let k = 0; k < count; k++) scores[k] = weightedScore(unsigned(values[k]!), table.weights[candidates[k]!]!);
-      bestByScore(candidates, scores, count, d, ranking, at);
-      // Every host counted, or the last one kept beats anything a host left out could score.
-      if (count === n || ranking.scores[at + d - 1]! > filter!.bestLeftOut) break;
+    ranking.hosts[b] = bestHost;
+    ranking.scores[b] = uniform ? bestRaw : weightedScore(bestRaw, bestWeight);
+  }
+  return ranking;
+}
+
+/** The best `depth` hosts other than `excluded` for each bucket of `buckets` (row i = buckets[i]). */
+export function rankExcluding(table: ScoreTable, buckets: Int32Array, excluded: number, depth: number): Ranking {
+  const n = table.names.length;
+  const d = Math.min(depth, n - 1);
+  const ranking: Ranking = { depth: d, hosts: new Int32Array(buckets.length * d), scores: new Float64Array(buckets.length * d) };
+  for (let i = 0; i < buckets.length; i++) {
+    let kept = 0;
+    for (let h = 0; h < n; h++) {
+      if (h !== excluded) kept = keepBest(ranking.hosts, ranking.scores, i * d, kept, d, h, score(table, buckets[i]!, h));
     }
   }
   return ranking;
 }
 
 /**
- * Cuts for equal weights: the same for every host. For weights, the cut of host h is where its
- * score reaches one common threshold t, chosen so that about FILTER_PASSING hosts pass:
- * P(score > t) = 1 - e^(t w) for the logarithmic method.
+ * Inserts host `h` with score `s` into the best-first run of `kept` entries at `at` that holds
+ * at most `limit`, if it belongs there. Returns the new length of the run.
  */
-function rankingFilter(table: ScoreTable): Filter {
-  const { weights } = table;
-  const expectedPassing = (t: number) => weights.reduce((sum, w) => sum + 1 - Math.exp(t * w), 0);
-  let low = -1;
-  while (expectedPassing(low) < FILTER_PASSING) low *= 2;
-  let high = 0;
-  for (let i = 0; i < 60; i++) {
-    const mid = (low + high) / 2;
-    if (expectedPassing(mid) > FILTER_PASSING) low = mid;
-    else high = mid;
+export function keepBest(hosts: Int32Array, scores: Float64Array, at: number, kept: number, limit: number, h: number, s: number): number {
+  if (kept === limit && !beats(s, h, scores[at + limit - 1]!, hosts[at + limit - 1]!)) return kept;
+  let i = kept < limit ? kept : limit - 1;
+  while (i > 0 && beats(s, h, scores[at + i - 1]!, hosts[at + i - 1]!)) {
+    scores[at + i] = scores[at + i - 1]!;
+    hosts[at + i] = hosts[at + i - 1]!;
+    i--;
   }
-  const cuts = new Int32Array(weights.length);
-  let bestLeftOut = -Infinity;
-  weights.forEach((w, h) => {
-    const raw = Math.min(4294967295, Math.max(0, Math.floor(Math.exp(high * w) * 4294967296)));
-    cuts[h] = signed(raw);
-    bestLeftOut = Math.max(bestLeftOut, weightedScore(raw, w));
-  });
-  return { cuts, bestLeftOut };
-}
-
-/** The best `d` of `count` candidates by signed raw hash, ties to the lower host index. */
-function bestBySigned(candidates: Int32Array, values: Int32Array, count: number, d: number, ranking: Ranking, at: number): void {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let h0 = -1;
-  let h1 = -1;
-  let h2 = -1;
-  let filled = 0;
-  for (let k = 0; k < count; k++) {
-    const v = values[k]!;
-    // Candidates come in ascending host index, so an equal hash never displaces one kept.
-    if (filled === 3 && v <= s2) continue;
-    if (filled === 0 || v > s0) {
-      s2 = s1;
-      h2 = h1;
-      s1 = s0;
-      h1 = h0;
-      s0 = v;
-      h0 = candidates[k]!;
-    } else if (filled === 1 || v > s1) {
-      s2 = s1;
-      h2 = h1;
-      s1 = v;
-      h1 = candidates[k]!;
-    } else {
-      s2 = v;
-      h2 = candidates[k]!;
-    }
-    if (filled < 3) filled++;
-  }
-  ranking.hosts[at] = h0;
-  ranking.scores[at] = unsigned(s0);
-  if (d > 1) {
-    ranking.hosts[at + 1] = h1;
-    ranking.scores[at + 1] = unsigned(s1);
-  }
-  if (d > 2) {
-    ranking.hosts[at + 2] = h2;
-    ranking.scores[at + 2] = unsigned(s2);
-  }
-}
-
-/** The best `d` of `count` candidates by weighted score (insertion into the ranking row). */
-function bestByScore(candidates: Int32Array, scores: Float64Array, count: number, d: number, ranking: Ranking, at: number): void {
-  let filled = 0;
-  for (let k = 0; k < count; k++) {
-    const h = candidates[k]!;
-    const s = scores[k]!;
-    if (filled === d && !beats(s, h, ranking.scores[at + d - 1]!, ranking.hosts[at + d - 1]!)) continue;
-    let i = filled < d ? filled++ : d - 1;
-    while (i > 0 && beats(s, h, ranking.scores[at + i - 1]!, ranking.hosts[at + i - 1]!)) {
-      ranking.scores[at + i] = ranking.scores[at + i - 1]!;
-      ranking.hosts[at + i] = ranking.hosts[at + i - 1]!;
-      i--;
-    }
-    ranking.scores[at + i] = s;
-    ranking.hosts[at + i] = h;
-  }
+  scores[at + i] = s;
+  hosts[at + i] = h;
+  return kept < limit ? kept + 1 : kept;
 }

@@ -55,6 +55,25 @@ export function weightedScore(raw: number, weight: number): number {
 }
 
 /**
+ * `beats(weightedScore(rawA, weightA), a, weightedScore(rawB, weightB), b)`, mostly without
+ * the logarithms. With x = 1 - u, -ln(u) lies between x + x^2/2 + x^3/3 and
+ * x + x^2/2 + x^3/(3(1 - x)); when those bounds, divided by the weights, keep the two apart by
+ * far more than rounding can move them, they decide, and otherwise the scores are compared.
+ */
+export function beatsByRaw(rawA: number, weightA: number, a: number, rawB: number, weightB: number, b: number): boolean {
+  const xa = (4294967295.5 - rawA) / 4294967296;
+  const xb = (4294967295.5 - rawB) / 4294967296;
+  const lowA = (xa + xa * xa * (0.5 + xa / 3)) / weightA;
+  const highA = (xa + xa * xa * (0.5 + xa / (3 * (1 - xa)))) / weightA;
+  const lowB = (xb + xb * xb * (0.5 + xb / 3)) / weightB;
+  const highB = (xb + xb * xb * (0.5 + xb / (3 * (1 - xb)))) / weightB;
+  // A score is -ln(u)/w negated: the smaller bound wins.
+  if (highA * (1 + 1e-12) < lowB) return true;
+  if (highB * (1 + 1e-12) < lowA) return false;
+  return beats(weightedScore(rawA, weightA), a, weightedScore(rawB, weightB), b);
+}
+
+/**
  * Exact integer shares of `total` proportional to `weights` (largest remainder; ties go to the
  * lower index, which is name order). Each share is the floor or the ceiling of the exact one.
  */

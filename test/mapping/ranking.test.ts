@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { rankHosts } from '../../src/mapping/ranking.ts';
-import { beats, score, scoreTable } from '../../src/mapping/scores.ts';
+import { bestHosts, rankExcluding } from '../../src/mapping/ranking.ts';
+import { beats, beatsByRaw, score, scoreTable, weightedScore } from '../../src/mapping/scores.ts';
 
-// Wide enough that the filtered first pass (16 hosts and up) runs, with weights that repeat
-// (equal scores inside a class) and weights that do not.
+// Weights that repeat (hosts of one weight are compared by raw hash) and weights that do not
+// (every host its own class, compared by bounds or logarithms).
 const weight = fc.oneof(fc.constantFrom(1, 2, 4), fc.integer({ min: 1, max: 9 }), fc.double({ min: 0.25, max: 8, noNaN: true }));
 const universe = fc.uniqueArray(fc.record({ name: fc.stringMatching(/^[a-z][a-z0-9]{0,5}$/), weight }), {
   minLength: 1,
@@ -13,22 +13,64 @@ const universe = fc.uniqueArray(fc.record({ name: fc.stringMatching(/^[a-z][a-z0
   selector: (h) => h.name,
 });
 
-test('the ranking is exactly each bucket\'s best hosts in score order, filtered pass or not', () => {
+function byScore(table: ReturnType<typeof scoreTable>, b: number, hosts: number[]): number[] {
+  return [...hosts].sort((x, y) => (beats(score(table, b, x), x, score(table, b, y), y) ? -1 : 1));
+}
+
+test('bestHosts gives each bucket exactly its best host and that host\'s score', () => {
   fc.assert(
     fc.property(universe, fc.boolean(), fc.integer({ min: 0, max: 0xffffffff }), (hosts, equal, seed) => {
       const table = scoreTable({ hosts: equal ? hosts.map((h) => ({ ...h, weight: 1 })) : hosts, buckets: 96, seed });
-      const ranking = rankHosts(table);
-      const n = hosts.length;
-      assert.equal(ranking.depth, Math.min(3, n));
+      const ranking = bestHosts(table);
+      assert.equal(ranking.depth, 1);
+      const all = hosts.map((_, h) => h);
       for (let b = 0; b < 96; b++) {
-        const expected = Array.from({ length: n }, (_, h) => h)
-          .sort((x, y) => (beats(score(table, b, x), x, score(table, b, y), y) ? -1 : 1))
-          .slice(0, ranking.depth);
-        const got = Array.from(ranking.hosts.subarray(b * ranking.depth, (b + 1) * ranking.depth));
-        assert.deepEqual(got, expected, `bucket ${b}`);
-        expected.forEach((h, k) => assert.equal(ranking.scores[b * ranking.depth + k], score(table, b, h)));
+        const best = byScore(table, b, all)[0]!;
+        assert.equal(ranking.hosts[b], best, `bucket ${b}`);
+        assert.equal(ranking.scores[b], score(table, b, best));
       }
     }),
     { numRuns: 60 },
   );
+});
+
+test('rankExcluding gives the listed buckets their best hosts but one, in score order', () => {
+  fc.assert(
+    fc.property(universe, fc.integer({ min: 0, max: 0xffffffff }), fc.nat(), (hosts, seed, pick) => {
+      const table = scoreTable({ hosts, buckets: 64, seed });
+      const excluded = pick % hosts.length;
+      const buckets = Int32Array.from({ length: 20 }, (_, i) => (i * 3 + pick) % 64).sort();
+      const ranking = rankExcluding(table, buckets, excluded, 3);
+      assert.equal(ranking.depth, Math.min(3, hosts.length - 1));
+      const others = hosts.map((_, h) => h).filter((h) => h !== excluded);
+      buckets.forEach((b, row) => {
+        const expected = byScore(table, b, others).slice(0, ranking.depth);
+        assert.deepEqual(Array.from(ranking.hosts.subarray(row * ranking.depth, (row + 1) * ranking.depth)), expected, `bucket ${b}`);
+        expected.forEach((h, k) => assert.equal(ranking.scores[row * ranking.depth + k], score(table, b, h)));
+      });
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test('beatsByRaw decides exactly as the scores do, near ties and extremes included', () => {
+  const raw = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0xfff00000, max: 0xffffffff }), fc.constantFrom(0, 1, 0x7fffffff, 0xfffffffe, 0xffffffff));
+  const w = fc.oneof(fc.constantFrom(1, 2, 4), fc.double({ min: 0.01, max: 100, noNaN: true }));
+  fc.assert(
+    fc.property(raw, w, raw, w, fc.boolean(), (rawA, weightA, rawB, weightB, aFirst) => {
+      const [a, b] = aFirst ? [0, 1] : [1, 0];
+      const expected = beats(weightedScore(rawA, weightA), a, weightedScore(rawB, weightB), b);
+      assert.equal(beatsByRaw(rawA, weightA, a, rawB, weightB, b), expected);
+    }),
+    { numRuns: 20000 },
+  );
+  // Scores that tie or nearly tie across weights: u^2 against u for weights 2 and 1.
+  for (let k = 1; k < 2000; k++) {
+    const u = 1 - k / 4096;
+    const rawB = Math.round(u * 4294967296 - 0.5);
+    const rawA = Math.round(((rawB + 0.5) / 4294967296) ** 2 * 4294967296 - 0.5);
+    for (const [ra, rb] of [[rawA, rawB], [rawA + 1, rawB], [rawA - 1, rawB]] as const) {
+      assert.equal(beatsByRaw(ra, 2, 0, rb, 1, 1), beats(weightedScore(ra, 2), 0, weightedScore(rb, 1), 1), `raw ${ra} vs ${rb}`);
+    }
+  }
 });
