@@ -3,10 +3,21 @@
  * proposing). Buckets rank hosts by rendezvous score and hosts rank buckets by the same score,
  * so the result is the unique stable matching: independent of processing order, and each bucket
  * gets the best host it can under the capacities.
+ *
+ * A host compares buckets by raw pair hash: its weight is the same for all of them, so the raw
+ * hash orders them exactly as their scores do, and no logarithm is taken on the host side.
  */
 import { bucketPart, finishPair } from '../hash/combine.ts';
 import { keepBest, type Ranking } from './ranking.ts';
 import { beats, type ScoreTable, weightedScore } from './scores.ts';
+
+/** Rows per matching at most, so a heap key (raw hash and row, `heapKey`) stays an exact double. */
+const ROW_LIMIT = 2 ** 21;
+
+/** Higher is stronger: the raw hash, then the lower row (rows are in bucket order). */
+function heapKey(raw: number, row: number): number {
+  return raw * ROW_LIMIT + (ROW_LIMIT - 1 - row);
+}
 
 /**
  * One matching: the buckets of `buckets` (ascending) may take any host but `excluded` (-1 for
@@ -15,6 +26,7 @@ import { beats, type ScoreTable, weightedScore } from './scores.ts';
  */
 export function matchWithCapacities(table: ScoreTable, buckets: Int32Array, excluded: number, capacity: Int32Array, ranking: Ranking): Int32Array {
   const m = buckets.length;
+  if (m > ROW_LIMIT) throw new RangeError(`capacity-match: ${m} buckets in one matching, at most ${ROW_LIMIT}`);
   const assigned = new Int32Array(m).fill(-1);
   const candidates = new Candidates(table, buckets, excluded, capacity, ranking);
   const heaps = new HostHeaps(capacity);
@@ -25,8 +37,7 @@ export function matchWithCapacities(table: ScoreTable, buckets: Int32Array, excl
   while (freeCount > 0) {
     const row = free[--freeCount]!;
     candidates.next(row);
-    // Rows are in bucket order, so the heaps' tie-break on the row is the one on the bucket.
-    const turnedAway = heaps.offer(candidates.host, row, candidates.score);
+    const turnedAway = heaps.offer(candidates.host, row, heapKey(candidates.raw, row));
     if (turnedAway === row) {
       free[freeCount++] = row;
       continue;
@@ -51,19 +62,18 @@ const SCAN_BATCH = 8;
 class Candidates {
   /** The result of `next`, in fields so the proposal loop allocates nothing. */
   host = -1;
-  score = 0;
+  raw = 0;
   private readonly table: ScoreTable;
   private readonly buckets: Int32Array;
   private readonly excluded: number;
   private readonly capacity: Int32Array;
   private readonly ranking: Ranking;
+  /** The row's next entry: its ranking's while `batchAt` is -1, else its batch's. */
   private readonly position: Int32Array;
   /** Where the row's current batch starts in the slab; -1 while it is still in its ranking. */
   private readonly batchAt: Int32Array;
   private readonly batchLength: Int32Array;
-  private readonly lastHost: Int32Array;
-  private readonly lastScore: Float64Array;
-  private slabHosts: Int32Array;
+  private slab: Ranking;
   private slabScores: Float64Array;
   private slabUsed = 0;
 
@@ -74,51 +84,55 @@ class Candidates {
     this.capacity = capacity;
     this.ranking = ranking;
     const m = buckets.length;
-    // About one row in ten runs past its ranking; the slab grows if more do.
-    this.slabHosts = new Int32Array(SCAN_BATCH * (16 + (m >> 3)));
-    this.slabScores = new Float64Array(this.slabHosts.length);
+    // A few rows in a hundred run past their ranking; the slab grows if more do.
+    const slabSize = SCAN_BATCH * (16 + (m >> 5));
+    this.slab = { depth: SCAN_BATCH, hosts: new Int32Array(slabSize), raws: new Uint32Array(slabSize) };
+    this.slabScores = new Float64Array(slabSize);
     this.position = new Int32Array(m);
     this.batchAt = new Int32Array(m).fill(-1);
     this.batchLength = new Int32Array(m);
-    this.lastHost = new Int32Array(m).fill(-1);
-    this.lastScore = new Float64Array(m);
   }
 
   next(row: number): void {
-    const { depth } = this.ranking;
-    const base = row * depth;
+    const { depth, hosts, raws } = this.ranking;
     while (this.batchAt[row] === -1 && this.position[row]! < depth) {
-      const h = this.ranking.hosts[base + this.position[row]!]!;
-      const s = this.ranking.scores[base + this.position[row]!]!;
+      const at = row * depth + this.position[row]!;
       this.position[row]! += 1;
-      if (this.offerable(row, h, s)) return;
+      if (this.offerable(hosts[at]!, raws[at]!)) return;
     }
     for (;;) {
       if (this.batchAt[row] === -1 || this.position[row]! >= this.batchLength[row]!) this.scan(row);
       const at = this.batchAt[row]! + this.position[row]!;
       this.position[row]! += 1;
-      if (this.offerable(row, this.slabHosts[at]!, this.slabScores[at]!)) return;
+      if (this.offerable(this.slab.hosts[at]!, this.slab.raws[at]!)) return;
     }
   }
 
-  private offerable(row: number, h: number, s: number): boolean {
-    this.lastHost[row] = h;
-    this.lastScore[row] = s;
+  private offerable(h: number, raw: number): boolean {
     if (h === this.excluded || this.capacity[h] === 0) return false;
     this.host = h;
-    this.score = s;
+    this.raw = raw;
     return true;
+  }
+
+  /** The host and score of the entry the row proposed to last. */
+  private last(row: number): [host: number, score: number] {
+    const inRanking = this.batchAt[row] === -1;
+    const entries = inRanking ? this.ranking : this.slab;
+    const at = inRanking ? row * this.ranking.depth + this.ranking.depth - 1 : this.batchAt[row]! + this.batchLength[row]! - 1;
+    const h = entries.hosts[at]!;
+    const raw = entries.raws[at]!;
+    return [h, this.table.uniform ? raw : weightedScore(raw, this.table.weights[h]!)];
   }
 
   /** The best SCAN_BATCH eligible hosts below the row's last one become its new batch. */
   private scan(row: number): void {
     const { hostKeys, weights, uniform } = this.table;
     const n = this.table.names.length;
-    const lastScore = this.lastScore[row]!;
-    const lastHost = this.lastHost[row]!;
+    const [lastHost, lastScore] = this.last(row);
     const part = bucketPart(this.table.bucketKeys[this.buckets[row]!]!);
-    if (this.slabUsed + SCAN_BATCH > this.slabHosts.length) this.growSlab();
-    const { slabHosts, slabScores, capacity, excluded } = this;
+    if (this.slabUsed + SCAN_BATCH > this.slab.hosts.length) this.growSlab();
+    const { slab, slabScores, capacity, excluded } = this;
     const at = this.slabUsed;
     let found = 0;
     for (let h = 0; h < n; h++) {
@@ -126,7 +140,7 @@ class Candidates {
       const u = finishPair(part, hostKeys[h]!);
       const s = uniform ? u : weightedScore(u, weights[h]!);
       // Only hosts ranked below the last one proposed to.
-      if (beats(lastScore, lastHost, s, h)) found = keepBest(slabHosts, slabScores, at, found, SCAN_BATCH, h, s);
+      if (beats(lastScore, lastHost, s, h)) found = keepBest(slab, slabScores, at, found, SCAN_BATCH, h, s, u);
     }
     if (found === 0) throw new Error(`capacity-match: no host has room for bucket ${this.buckets[row]}`);
     this.slabUsed += found;
@@ -136,25 +150,28 @@ class Candidates {
   }
 
   private growSlab(): void {
-    const hosts = new Int32Array(this.slabHosts.length * 2);
-    hosts.set(this.slabHosts);
-    this.slabHosts = hosts;
-    const scores = new Float64Array(this.slabScores.length * 2);
+    const size = this.slab.hosts.length * 2;
+    const hosts = new Int32Array(size);
+    hosts.set(this.slab.hosts);
+    const raws = new Uint32Array(size);
+    raws.set(this.slab.raws);
+    this.slab = { depth: SCAN_BATCH, hosts, raws };
+    const scores = new Float64Array(size);
     scores.set(this.slabScores);
     this.slabScores = scores;
   }
 }
 
 /**
- * Per host, the rows it holds as a min-heap (root = weakest by
- * score, then row), all in one slab sized by the capacities.
+ * Per host, the rows it holds as a min-heap on their keys (root = weakest), all in one slab
+ * sized by the capacities.
  */
 class HostHeaps {
   private readonly start: Int32Array;
   private readonly size: Int32Array;
   private readonly capacity: Int32Array;
   private readonly rows: Int32Array;
-  private readonly scores: Float64Array;
+  private readonly keys: Float64Array;
 
   constructor(capacity: Int32Array) {
     this.capacity = capacity;
@@ -162,57 +179,51 @@ class HostHeaps {
     for (let h = 0; h < capacity.length; h++) this.start[h + 1] = this.start[h]! + capacity[h]!;
     this.size = new Int32Array(capacity.length);
     this.rows = new Int32Array(this.start[capacity.length]!);
-    this.scores = new Float64Array(this.start[capacity.length]!);
+    this.keys = new Float64Array(this.start[capacity.length]!);
   }
 
   /** Host `host` considers row `row`: returns the row it turns away (possibly `row`), or -1. */
-  offer(host: number, row: number, rowScore: number): number {
+  offer(host: number, row: number, key: number): number {
     const at = this.start[host]!;
     const size = this.size[host]!;
     if (size < this.capacity[host]!) {
       this.size[host] = size + 1;
-      this.siftUp(at, size, row, rowScore);
+      this.siftUp(at, size, row, key);
       return -1;
     }
     const weakest = this.rows[at]!;
-    if (!beats(rowScore, row, this.scores[at]!, weakest)) return row;
-    this.siftDown(at, size, row, rowScore);
+    if (key < this.keys[at]!) return row;
+    this.siftDown(at, size, row, key);
     return weakest;
   }
 
-  /** Is the entry at slab index `j` weaker than `row` with `rowScore`? */
-  private entryWeaker(j: number, rowScore: number, row: number): boolean {
-    return beats(rowScore, row, this.scores[j]!, this.rows[j]!);
-  }
-
-  private siftUp(at: number, index: number, row: number, rowScore: number): void {
+  private siftUp(at: number, index: number, row: number, key: number): void {
     let i = index;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (this.entryWeaker(at + parent, rowScore, row)) break;
+      if (this.keys[at + parent]! < key) break;
       this.rows[at + i] = this.rows[at + parent]!;
-      this.scores[at + i] = this.scores[at + parent]!;
+      this.keys[at + i] = this.keys[at + parent]!;
       i = parent;
     }
     this.rows[at + i] = row;
-    this.scores[at + i] = rowScore;
+    this.keys[at + i] = key;
   }
 
   /** Replaces the root with `row` and restores the heap. */
-  private siftDown(at: number, size: number, row: number, rowScore: number): void {
+  private siftDown(at: number, size: number, row: number, key: number): void {
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= size) break;
-      let m = l;
       const r = l + 1;
-      if (r < size && this.entryWeaker(at + r, this.scores[at + l]!, this.rows[at + l]!)) m = r;
-      if (!this.entryWeaker(at + m, rowScore, row)) break;
+      const m = r < size && this.keys[at + r]! < this.keys[at + l]! ? r : l;
+      if (key < this.keys[at + m]!) break;
       this.rows[at + i] = this.rows[at + m]!;
-      this.scores[at + i] = this.scores[at + m]!;
+      this.keys[at + i] = this.keys[at + m]!;
       i = m;
     }
     this.rows[at + i] = row;
-    this.scores[at + i] = rowScore;
+    this.keys[at + i] = key;
   }
 }

@@ -39,7 +39,8 @@ export interface SecondChoices {
 export function buildPreferenceLists(input: MappingInput): PreferenceLists {
   const table = scoreTable(input);
   const share = quotas(input.buckets, table.weights);
-  const everyBucket = Int32Array.from({ length: input.buckets }, (_, b) => b);
+  const everyBucket = new Int32Array(input.buckets);
+  for (let b = 0; b < input.buckets; b++) everyBucket[b] = b;
   const first = matchWithCapacities(table, everyBucket, -1, share, bestHosts(table));
   return { table, share, first, seconds: new Array<SecondChoices | undefined>(table.names.length) };
 }

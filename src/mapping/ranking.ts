@@ -13,13 +13,14 @@
  *   (its second choices), with every score taken exactly.
  */
 import { bucketPart, finishPair } from '../hash/combine.ts';
-import { beats, beatsByRaw, score, type ScoreTable, weightedScore } from './scores.ts';
+import { beats, beatsByRaw, type ScoreTable, weightedScore } from './scores.ts';
 
 export interface Ranking {
   depth: number;
-  /** depth entries per row, best first; row i belongs to the i-th bucket ranked. */
+  /** depth entries per row, best score first; row i belongs to the i-th bucket ranked. */
   hosts: Int32Array;
-  scores: Float64Array;
+  /** Each entry's raw pair hash (its score is `weightedScore` of it, or itself for equal weights). */
+  raws: Uint32Array;
 }
 
 /** Hosts grouped by weight: `order` lists host indices class by class, ascending inside one. */
@@ -54,14 +55,14 @@ function unsigned(value: number): number {
   return (value ^ 0x80000000) >>> 0;
 }
 
-/** Each bucket's best host and its score (depth 1, row = bucket). */
+/** Each bucket's best host (depth 1, row = bucket). */
 export function bestHosts(table: ScoreTable): Ranking {
   const B = table.bucketKeys.length;
-  const ranking: Ranking = { depth: 1, hosts: new Int32Array(B), scores: new Float64Array(B) };
+  const ranking: Ranking = { depth: 1, hosts: new Int32Array(B), raws: new Uint32Array(B) };
   const { order, start, weight } = weightClasses(table.weights);
   const keys = Uint32Array.from(order, (h) => table.hostKeys[h]!);
   const classes = weight.length;
-  const { bucketKeys, uniform } = table;
+  const { bucketKeys } = table;
   for (let b = 0; b < B; b++) {
     const part = bucketPart(bucketKeys[b]!);
     let bestHost = -1;
@@ -89,7 +90,7 @@ export function bestHosts(table: ScoreTable): Ranking {
       }
     }
     ranking.hosts[b] = bestHost;
-    ranking.scores[b] = uniform ? bestRaw : weightedScore(bestRaw, bestWeight);
+    ranking.raws[b] = bestRaw;
   }
   return ranking;
 }
@@ -98,29 +99,38 @@ export function bestHosts(table: ScoreTable): Ranking {
 export function rankExcluding(table: ScoreTable, buckets: Int32Array, excluded: number, depth: number): Ranking {
   const n = table.names.length;
   const d = Math.min(depth, n - 1);
-  const ranking: Ranking = { depth: d, hosts: new Int32Array(buckets.length * d), scores: new Float64Array(buckets.length * d) };
+  const ranking: Ranking = { depth: d, hosts: new Int32Array(buckets.length * d), raws: new Uint32Array(buckets.length * d) };
+  const scores = new Float64Array(buckets.length * d);
   for (let i = 0; i < buckets.length; i++) {
+    const part = bucketPart(table.bucketKeys[buckets[i]!]!);
     let kept = 0;
     for (let h = 0; h < n; h++) {
-      if (h !== excluded) kept = keepBest(ranking.hosts, ranking.scores, i * d, kept, d, h, score(table, buckets[i]!, h));
+      if (h === excluded) continue;
+      const raw = finishPair(part, table.hostKeys[h]!);
+      const s = table.uniform ? raw : weightedScore(raw, table.weights[h]!);
+      kept = keepBest(ranking, scores, i * d, kept, d, h, s, raw);
     }
   }
   return ranking;
 }
 
 /**
- * Inserts host `h` with score `s` into the best-first run of `kept` entries at `at` that holds
- * at most `limit`, if it belongs there. Returns the new length of the run.
+ * Inserts host `h` (score `s`, raw hash `raw`) into the best-first run of `kept` entries at
+ * `at` of `entries` that holds at most `limit`, if it belongs there. `scores` holds the
+ * entries' scores at the same indices. Returns the new length of the run.
  */
-export function keepBest(hosts: Int32Array, scores: Float64Array, at: number, kept: number, limit: number, h: number, s: number): number {
+export function keepBest(entries: Ranking, scores: Float64Array, at: number, kept: number, limit: number, h: number, s: number, raw: number): number {
+  const { hosts, raws } = entries;
   if (kept === limit && !beats(s, h, scores[at + limit - 1]!, hosts[at + limit - 1]!)) return kept;
   let i = kept < limit ? kept : limit - 1;
   while (i > 0 && beats(s, h, scores[at + i - 1]!, hosts[at + i - 1]!)) {
     scores[at + i] = scores[at + i - 1]!;
     hosts[at + i] = hosts[at + i - 1]!;
+    raws[at + i] = raws[at + i - 1]!;
     i--;
   }
   scores[at + i] = s;
   hosts[at + i] = h;
+  raws[at + i] = raw;
   return kept < limit ? kept + 1 : kept;
 }
