@@ -56,21 +56,40 @@ export function weightedScore(raw: number, weight: number): number {
 
 /**
  * `beats(weightedScore(rawA, weightA), a, weightedScore(rawB, weightB), b)`, mostly without
- * the logarithms. With x = 1 - u, -ln(u) lies between x + x^2/2 + x^3/3 and
- * x + x^2/2 + x^3/(3(1 - x)); when those bounds, divided by the weights, keep the two apart by
- * far more than rounding can move them, they decide, and otherwise the scores are compared.
+ * the logarithms. With x = 1 - u, -ln(u) = x + x^2/2 + x^3/3 + ..., which lies
+ * - between x and x(1 + 2x) (for x <= 1/2): enough for most pairs, in a few multiplications;
+ * - between the sum of the first four terms and that plus 2x^5/5 (for x <= 1/2).
+ * When bounds, divided by the weights (cross-multiplied here, so nothing is divided), keep the
+ * two apart by far more than rounding can move them, they decide; otherwise the scores are
+ * compared.
  */
 export function beatsByRaw(rawA: number, weightA: number, a: number, rawB: number, weightB: number, b: number): boolean {
-  const xa = (4294967295.5 - rawA) / 4294967296;
-  const xb = (4294967295.5 - rawB) / 4294967296;
-  const lowA = (xa + xa * xa * (0.5 + xa / 3)) / weightA;
-  const highA = (xa + xa * xa * (0.5 + xa / (3 * (1 - xa)))) / weightA;
-  const lowB = (xb + xb * xb * (0.5 + xb / 3)) / weightB;
-  const highB = (xb + xb * xb * (0.5 + xb / (3 * (1 - xb)))) / weightB;
-  // A score is -ln(u)/w negated: the smaller bound wins.
-  if (highA * (1 + 1e-12) < lowB) return true;
-  if (highB * (1 + 1e-12) < lowA) return false;
+  const xa = (4294967295.5 - rawA) * TWO_TO_MINUS_32;
+  const xb = (4294967295.5 - rawB) * TWO_TO_MINUS_32;
+  // A score is -(-ln u)/w: the side with the smaller -ln(u)/w wins.
+  if (xa <= 0.5 && xb <= 0.5) {
+    if (xa * (1 + 2 * xa) * weightB * BOUND_MARGIN < xb * weightA) return true;
+    if (xb * (1 + 2 * xb) * weightA * BOUND_MARGIN < xa * weightB) return false;
+  }
+  const lowA = negLogLow(xa);
+  const lowB = negLogLow(xb);
+  if (negLogHigh(xa, lowA) * weightB * BOUND_MARGIN < lowB * weightA) return true;
+  if (negLogHigh(xb, lowB) * weightA * BOUND_MARGIN < lowA * weightB) return false;
   return beats(weightedScore(rawA, weightA), a, weightedScore(rawB, weightB), b);
+}
+
+const TWO_TO_MINUS_32 = 1 / 4294967296;
+
+/** Far above the few roundings in a bound and in `weightedScore`. */
+const BOUND_MARGIN = 1 + 1e-12;
+
+function negLogLow(x: number): number {
+  return x * (1 + x * (0.5 + x * (1 / 3 + x * 0.25)));
+}
+
+function negLogHigh(x: number, low: number): number {
+  const x2 = x * x;
+  return x <= 0.5 ? low + 0.4 * x2 * x2 * x : Infinity;
 }
 
 /**
