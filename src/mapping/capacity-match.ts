@@ -9,7 +9,7 @@
  */
 import { bucketPart, finishPair } from '../hash/combine.ts';
 import { keepBest, type Ranking } from './ranking.ts';
-import { beats, type ScoreTable, weightedScore } from './scores.ts';
+import { beats, certainlyBelow, type ScoreTable, weightedScore } from './scores.ts';
 
 /** Rows per matching at most, so a heap key (raw hash and row, `heapKey`) stays an exact double. */
 const ROW_LIMIT = 2 ** 21;
@@ -115,32 +115,33 @@ class Candidates {
     return true;
   }
 
-  /** The host and score of the entry the row proposed to last. */
-  private last(row: number): [host: number, score: number] {
+  /** The host and raw hash of the entry the row proposed to last. */
+  private last(row: number): [host: number, raw: number] {
     const inRanking = this.batchAt[row] === -1;
     const entries = inRanking ? this.ranking : this.slab;
-    const at = inRanking ? row * this.ranking.depth + this.ranking.depth - 1 : this.batchAt[row]! + this.batchLength[row]! - 1;
-    const h = entries.hosts[at]!;
-    const raw = entries.raws[at]!;
-    return [h, this.table.uniform ? raw : weightedScore(raw, this.table.weights[h]!)];
+    const at = inRanking ? (row + 1) * this.ranking.depth - 1 : this.batchAt[row]! + this.batchLength[row]! - 1;
+    return [entries.hosts[at]!, entries.raws[at]!];
   }
 
   /** The best SCAN_BATCH eligible hosts below the row's last one become its new batch. */
   private scan(row: number): void {
-    const { hostKeys, weights, uniform } = this.table;
-    const n = this.table.names.length;
-    const [lastHost, lastScore] = this.last(row);
-    const part = bucketPart(this.table.bucketKeys[this.buckets[row]!]!);
+    const { table, capacity, excluded } = this;
+    const { hostKeys, weights, uniform } = table;
+    const n = table.names.length;
+    const [lastHost, lastRaw] = this.last(row);
+    const lastScore = uniform ? lastRaw : weightedScore(lastRaw, weights[lastHost]!);
+    const part = bucketPart(table.bucketKeys[this.buckets[row]!]!);
     if (this.slabUsed + SCAN_BATCH > this.slab.hosts.length) this.growSlab();
-    const { slab, slabScores, capacity, excluded } = this;
     const at = this.slabUsed;
     let found = 0;
     for (let h = 0; h < n; h++) {
       if (h === excluded || capacity[h] === 0) continue;
-      const u = finishPair(part, hostKeys[h]!);
-      const s = uniform ? u : weightedScore(u, weights[h]!);
+      const raw = finishPair(part, hostKeys[h]!);
       // Only hosts ranked below the last one proposed to.
-      if (beats(lastScore, lastHost, s, h)) found = keepBest(slab, slabScores, at, found, SCAN_BATCH, h, s, u);
+      const below = uniform
+        ? beats(lastRaw, lastHost, raw, h)
+        : certainlyBelow(raw, weights[h]!, lastRaw, weights[lastHost]!) || beats(lastScore, lastHost, weightedScore(raw, weights[h]!), h);
+      if (below) found = keepBest(table, this.slab, this.slabScores, at, found, SCAN_BATCH, h, raw);
     }
     if (found === 0) throw new Error(`capacity-match: no host has room for bucket ${this.buckets[row]}`);
     this.slabUsed += found;

@@ -13,7 +13,7 @@
  *   (its second choices), with every score taken exactly.
  */
 import { bucketPart, finishPair } from '../hash/combine.ts';
-import { beats, beatsByRaw, type ScoreTable, weightedScore } from './scores.ts';
+import { beats, beatsByRaw, certainlyBelow, type ScoreTable, weightedScore } from './scores.ts';
 
 export interface Ranking {
   depth: number;
@@ -106,22 +106,25 @@ export function rankExcluding(table: ScoreTable, buckets: Int32Array, excluded: 
     let kept = 0;
     for (let h = 0; h < n; h++) {
       if (h === excluded) continue;
-      const raw = finishPair(part, table.hostKeys[h]!);
-      const s = table.uniform ? raw : weightedScore(raw, table.weights[h]!);
-      kept = keepBest(ranking, scores, i * d, kept, d, h, s, raw);
+      kept = keepBest(table, ranking, scores, i * d, kept, d, h, finishPair(part, table.hostKeys[h]!));
     }
   }
   return ranking;
 }
 
 /**
- * Inserts host `h` (score `s`, raw hash `raw`) into the best-first run of `kept` entries at
- * `at` of `entries` that holds at most `limit`, if it belongs there. `scores` holds the
- * entries' scores at the same indices. Returns the new length of the run.
+ * Inserts host `h` with raw pair hash `raw` into the best-first run of `kept` entries at `at`
+ * of `entries` that holds at most `limit`, if it belongs there; `scores` holds the entries'
+ * scores at the same indices. Returns the run's new length. A host certainly below a full
+ * run's last entry is turned away before its score (a logarithm, when weights differ) is taken.
  */
-export function keepBest(entries: Ranking, scores: Float64Array, at: number, kept: number, limit: number, h: number, s: number, raw: number): number {
+export function keepBest(table: ScoreTable, entries: Ranking, scores: Float64Array, at: number, kept: number, limit: number, h: number, raw: number): number {
   const { hosts, raws } = entries;
-  if (kept === limit && !beats(s, h, scores[at + limit - 1]!, hosts[at + limit - 1]!)) return kept;
+  const { uniform, weights } = table;
+  const worst = at + limit - 1;
+  if (kept === limit && !uniform && certainlyBelow(raw, weights[h]!, raws[worst]!, weights[hosts[worst]!]!)) return kept;
+  const s = uniform ? raw : weightedScore(raw, weights[h]!);
+  if (kept === limit && !beats(s, h, scores[worst]!, hosts[worst]!)) return kept;
   let i = kept < limit ? kept : limit - 1;
   while (i > 0 && beats(s, h, scores[at + i - 1]!, hosts[at + i - 1]!)) {
     scores[at + i] = scores[at + i - 1]!;

@@ -56,26 +56,37 @@ export function weightedScore(raw: number, weight: number): number {
 
 /**
  * `beats(weightedScore(rawA, weightA), a, weightedScore(rawB, weightB), b)`, mostly without
- * the logarithms. With x = 1 - u, -ln(u) = x + x^2/2 + x^3/3 + ..., which lies
- * - between x and x(1 + 2x) (for x <= 1/2): enough for most pairs, in a few multiplications;
- * - between the sum of the first four terms and that plus 2x^5/5 (for x <= 1/2).
- * When bounds, divided by the weights (cross-multiplied here, so nothing is divided), keep the
- * two apart by far more than rounding can move them, they decide; otherwise the scores are
- * compared.
+ * the logarithms: first by the quick bounds of `certainlyBelow`, then by tighter ones (the sum
+ * of the first four terms of -ln(u) = x + x^2/2 + x^3/3 + ..., and that plus 2x^5/5 for
+ * x <= 1/2), and only when neither decides by the scores.
  */
 export function beatsByRaw(rawA: number, weightA: number, a: number, rawB: number, weightB: number, b: number): boolean {
-  const xa = (4294967295.5 - rawA) * TWO_TO_MINUS_32;
-  const xb = (4294967295.5 - rawB) * TWO_TO_MINUS_32;
-  // A score is -(-ln u)/w: the side with the smaller -ln(u)/w wins.
-  if (xa <= 0.5 && xb <= 0.5) {
-    if (xa * (1 + 2 * xa) * weightB * BOUND_MARGIN < xb * weightA) return true;
-    if (xb * (1 + 2 * xb) * weightA * BOUND_MARGIN < xa * weightB) return false;
-  }
+  if (certainlyBelow(rawB, weightB, rawA, weightA)) return true;
+  if (certainlyBelow(rawA, weightA, rawB, weightB)) return false;
+  const xa = oneMinusU(rawA);
+  const xb = oneMinusU(rawB);
   const lowA = negLogLow(xa);
   const lowB = negLogLow(xb);
+  // A score is -(-ln u)/w: the side with the smaller -ln(u)/w wins.
   if (negLogHigh(xa, lowA) * weightB * BOUND_MARGIN < lowB * weightA) return true;
   if (negLogHigh(xb, lowB) * weightA * BOUND_MARGIN < lowA * weightB) return false;
   return beats(weightedScore(rawA, weightA), a, weightedScore(rawB, weightB), b);
+}
+
+/**
+ * The weighted score of raw hash `rawA` is certainly below that of `rawB`, known without a
+ * logarithm: with x = 1 - u, -ln(u) lies between x and x(1 + 2x) (for x <= 1/2), and those
+ * bounds, divided by the weights (cross-multiplied here, so nothing is divided), keep the two
+ * apart by far more than rounding can move them. False means "not known", not "above".
+ */
+export function certainlyBelow(rawA: number, weightA: number, rawB: number, weightB: number): boolean {
+  const xa = oneMinusU(rawA);
+  const xb = oneMinusU(rawB);
+  return xb <= 0.5 && xb * (1 + 2 * xb) * weightA * BOUND_MARGIN < xa * weightB;
+}
+
+function oneMinusU(raw: number): number {
+  return (4294967295.5 - raw) * TWO_TO_MINUS_32;
 }
 
 const TWO_TO_MINUS_32 = 1 / 4294967296;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bestHosts, rankExcluding } from '../../src/mapping/ranking.ts';
 import { combine } from '../../src/hash/combine.ts';
-import { beats, beatsByRaw, score, scoreTable, weightedScore } from '../../src/mapping/scores.ts';
+import { beats, beatsByRaw, certainlyBelow, score, scoreTable, weightedScore } from '../../src/mapping/scores.ts';
 
 // Weights that repeat (hosts of one weight are compared by raw hash) and weights that do not
 // (every host its own class, compared by bounds or logarithms).
@@ -54,9 +54,23 @@ test('rankExcluding gives the listed buckets their best hosts but one, in score 
   );
 });
 
+const raw = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0xfff00000, max: 0xffffffff }), fc.constantFrom(0, 1, 0x7fffffff, 0xfffffffe, 0xffffffff));
+const w = fc.oneof(fc.constantFrom(1, 2, 4), fc.double({ min: 0.01, max: 100, noNaN: true }));
+
+test('certainlyBelow is never wrong, and decides most pairs far apart', () => {
+  let decided = 0;
+  fc.assert(
+    fc.property(raw, w, raw, w, (rawA, weightA, rawB, weightB) => {
+      if (!certainlyBelow(rawA, weightA, rawB, weightB)) return;
+      decided += 1;
+      assert.ok(weightedScore(rawA, weightA) < weightedScore(rawB, weightB));
+    }),
+    { numRuns: 20000 },
+  );
+  assert.ok(decided > 2000, `decided ${decided} of 20000`);
+});
+
 test('beatsByRaw decides exactly as the scores do, near ties and extremes included', () => {
-  const raw = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0xfff00000, max: 0xffffffff }), fc.constantFrom(0, 1, 0x7fffffff, 0xfffffffe, 0xffffffff));
-  const w = fc.oneof(fc.constantFrom(1, 2, 4), fc.double({ min: 0.01, max: 100, noNaN: true }));
   fc.assert(
     fc.property(raw, w, raw, w, fc.boolean(), (rawA, weightA, rawB, weightB, aFirst) => {
       const [a, b] = aFirst ? [0, 1] : [1, 0];
