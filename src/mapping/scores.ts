@@ -56,18 +56,23 @@ export function weightedScore(raw: number, weight: number): number {
 
 /**
  * `beats(weightedScore(rawA, weightA), a, weightedScore(rawB, weightB), b)`, mostly without
- * the logarithms: first by the quick bounds of `certainlyBelow`, then by tighter ones (the sum
- * of the first four terms of -ln(u) = x + x^2/2 + x^3/3 + ..., and that plus 2x^5/5 for
- * x <= 1/2), and only when neither decides by the scores.
+ * the logarithms. With x = 1 - u, -ln(u) = x + x^2/2 + x^3/3 + ..., which lies
+ * - between x and x(1 + 2x) (for x <= 1/2): enough for most pairs, in a few multiplications;
+ * - between the sum of the first four terms and that plus 2x^5/5 (for x <= 1/2).
+ * When bounds, divided by the weights (cross-multiplied here, so nothing is divided), keep the
+ * two apart by far more than rounding can move them, they decide; otherwise the scores are
+ * compared.
  */
 export function beatsByRaw(rawA: number, weightA: number, a: number, rawB: number, weightB: number, b: number): boolean {
-  if (certainlyBelow(rawB, weightB, rawA, weightA)) return true;
-  if (certainlyBelow(rawA, weightA, rawB, weightB)) return false;
   const xa = oneMinusU(rawA);
   const xb = oneMinusU(rawB);
+  // A score is -(-ln u)/w: the side with the smaller -ln(u)/w wins.
+  if (xa <= 0.5 && xb <= 0.5) {
+    if (xa * (1 + 2 * xa) * weightB * BOUND_MARGIN < xb * weightA) return true;
+    if (xb * (1 + 2 * xb) * weightA * BOUND_MARGIN < xa * weightB) return false;
+  }
   const lowA = negLogLow(xa);
   const lowB = negLogLow(xb);
-  // A score is -(-ln u)/w: the side with the smaller -ln(u)/w wins.
   if (negLogHigh(xa, lowA) * weightB * BOUND_MARGIN < lowB * weightA) return true;
   if (negLogHigh(xb, lowB) * weightA * BOUND_MARGIN < lowA * weightB) return false;
   return beats(weightedScore(rawA, weightA), a, weightedScore(rawB, weightB), b);
@@ -75,14 +80,15 @@ export function beatsByRaw(rawA: number, weightA: number, a: number, rawB: numbe
 
 /**
  * The weighted score of raw hash `rawA` is certainly below that of `rawB`, known without a
- * logarithm: with x = 1 - u, -ln(u) lies between x and x(1 + 2x) (for x <= 1/2), and those
- * bounds, divided by the weights (cross-multiplied here, so nothing is divided), keep the two
- * apart by far more than rounding can move them. False means "not known", not "above".
+ * logarithm: with x = 1 - u, -ln(u) lies between x + x^2/2 and x + x^2/2 + 2x^3/3 (for
+ * x <= 1/2), and those bounds, divided by the weights (cross-multiplied here, so nothing is
+ * divided), keep the two apart by far more than rounding can move them. False means "not
+ * known", not "above".
  */
 export function certainlyBelow(rawA: number, weightA: number, rawB: number, weightB: number): boolean {
   const xa = oneMinusU(rawA);
   const xb = oneMinusU(rawB);
-  return xb <= 0.5 && xb * (1 + 2 * xb) * weightA * BOUND_MARGIN < xa * weightB;
+  return xb <= 0.5 && xb * (1 + xb * (0.5 + xb * (2 / 3))) * weightA * BOUND_MARGIN < xa * (1 + xa * 0.5) * weightB;
 }
 
 function oneMinusU(raw: number): number {
