@@ -32,7 +32,8 @@ interface WeightClasses {
 }
 
 function weightClasses(weights: Float64Array): WeightClasses {
-  const distinct = [...new Set(weights)].sort((a, b) => a - b);
+  // Heaviest first: its leader wins most buckets, so the comparisons after it mostly keep it.
+  const distinct = [...new Set(weights)].sort((a, b) => b - a);
   const order = new Int32Array(weights.length);
   const start = new Int32Array(distinct.length + 1);
   let at = 0;
