@@ -28,8 +28,8 @@ export function matchWithCapacities(table: ScoreTable, buckets: Int32Array, excl
   const m = buckets.length;
   if (m > ROW_LIMIT) throw new RangeError(`capacity-match: ${m} buckets in one matching, at most ${ROW_LIMIT}`);
   const assigned = new Int32Array(m).fill(-1);
-  const candidates = new Candidates(table, buckets, excluded, capacity, ranking);
   const heaps = new HostHeaps(capacity);
+  const candidates = new Candidates(table, buckets, excluded, capacity, ranking, heaps);
   const free = new Int32Array(m);
   let freeCount = 0;
   for (let i = m - 1; i >= 0; i--) free[freeCount++] = i;
@@ -57,7 +57,7 @@ const SCAN_BATCH = 8;
 /**
  * Each row's hosts in proposal order, skipping the excluded host and hosts without capacity:
  * first its ranking, then batches found by scanning every host for the best ones below the
- * last proposed.
+ * last proposed that would take the row at the time of the scan.
  */
 class Candidates {
   /** The result of `next`, in fields so the proposal loop allocates nothing. */
@@ -68,6 +68,7 @@ class Candidates {
   private readonly excluded: number;
   private readonly capacity: Int32Array;
   private readonly ranking: Ranking;
+  private readonly heaps: HostHeaps;
   /** The row's next entry: its ranking's while `batchAt` is -1, else its batch's. */
   private readonly position: Int32Array;
   /** Where the row's current batch starts in the slab; -1 while it is still in its ranking. */
@@ -77,8 +78,9 @@ class Candidates {
   private slabScores: Float64Array;
   private slabUsed = 0;
 
-  constructor(table: ScoreTable, buckets: Int32Array, excluded: number, capacity: Int32Array, ranking: Ranking) {
+  constructor(table: ScoreTable, buckets: Int32Array, excluded: number, capacity: Int32Array, ranking: Ranking, heaps: HostHeaps) {
     this.table = table;
+    this.heaps = heaps;
     this.buckets = buckets;
     this.excluded = excluded;
     this.capacity = capacity;
@@ -137,6 +139,9 @@ class Candidates {
     for (let h = 0; h < n; h++) {
       if (h === excluded || capacity[h] === 0) continue;
       const raw = finishPair(part, hostKeys[h]!);
+      // A host that would turn the row away now always will (its weakest only gets stronger),
+      // so it is left out before any score is taken.
+      if (this.heaps.wouldTurnAway(h, heapKey(raw, row))) continue;
       // Only hosts ranked below the last one proposed to.
       const below = uniform
         ? beats(lastRaw, lastHost, raw, h)
@@ -181,6 +186,12 @@ class HostHeaps {
     this.size = new Int32Array(capacity.length);
     this.rows = new Int32Array(this.start[capacity.length]!);
     this.keys = new Float64Array(this.start[capacity.length]!);
+  }
+
+  /** Host `host` is full and holds nothing weaker than `key`. */
+  wouldTurnAway(host: number, key: number): boolean {
+    const size = this.size[host]!;
+    return size > 0 && size === this.capacity[host] && key < this.keys[this.start[host]!]!;
   }
 
   /** Host `host` considers row `row`: returns the row it turns away (possibly `row`), or -1. */
