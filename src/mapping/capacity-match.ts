@@ -19,6 +19,10 @@ function heapKey(raw: number, row: number): number {
   return raw * ROW_LIMIT + (ROW_LIMIT - 1 - row);
 }
 
+function rowOf(key: number): number {
+  return ROW_LIMIT - 1 - (key - Math.floor(key / ROW_LIMIT) * ROW_LIMIT);
+}
+
 /**
  * One matching: the buckets of `buckets` (ascending) may take any host but `excluded` (-1 for
  * none), host h at most `capacity[h]` of them, ranked first by `ranking` (row i = buckets[i]).
@@ -27,32 +31,26 @@ function heapKey(raw: number, row: number): number {
 export function matchWithCapacities(table: ScoreTable, buckets: Int32Array, excluded: number, capacity: Int32Array, ranking: Ranking): Int32Array {
   const m = buckets.length;
   if (m > ROW_LIMIT) throw new RangeError(`capacity-match: ${m} buckets in one matching, at most ${ROW_LIMIT}`);
-  const assigned = new Int32Array(m).fill(-1);
   const heaps = new HostHeaps(capacity);
   const candidates = new Candidates(table, buckets, excluded, capacity, ranking, heaps);
+  // Rows waiting to propose, first to last; a row turned away goes back on top.
   const free = new Int32Array(m);
   let freeCount = 0;
   for (let i = m - 1; i >= 0; i--) free[freeCount++] = i;
-
   while (freeCount > 0) {
     const row = free[--freeCount]!;
     candidates.next(row);
-    const turnedAway = heaps.offer(candidates.host, row, heapKey(candidates.raw, row));
-    if (turnedAway === row) {
-      free[freeCount++] = row;
-      continue;
-    }
-    assigned[row] = candidates.host;
-    if (turnedAway !== -1) {
-      assigned[turnedAway] = -1;
-      free[freeCount++] = turnedAway;
-    }
+    const turnedAway = heaps.offer(candidates.host, heapKey(candidates.raw, row));
+    if (turnedAway !== -1) free[freeCount++] = turnedAway;
   }
-  return assigned;
+  return heaps.holders(m);
 }
 
 /** Hosts a scan past the ranking collects at once, so a bucket turned away again rarely rescans. */
 const SCAN_BATCH = 8;
+
+/** Marks the end of a batch in the slab. */
+const BATCH_END = -1;
 
 /**
  * Each row's hosts in proposal order, skipping the excluded host and hosts without capacity:
@@ -69,11 +67,12 @@ class Candidates {
   private readonly capacity: Int32Array;
   private readonly ranking: Ranking;
   private readonly heaps: HostHeaps;
-  /** The row's next entry: its ranking's while `batchAt` is -1, else its batch's. */
-  private readonly position: Int32Array;
-  /** Where the row's current batch starts in the slab; -1 while it is still in its ranking. */
-  private readonly batchAt: Int32Array;
-  private readonly batchLength: Int32Array;
+  /**
+   * Per row, its next entry: below the ranking's depth, the position in its ranking; at the
+   * depth, a scan is due; above it, depth + 1 + the slab index in its current batch.
+   */
+  private readonly cursor: Int32Array;
+  /** Batches one after another, each closed by a BATCH_END host. */
   private slab: Ranking;
   private slabScores: Float64Array;
   private slabUsed = 0;
@@ -87,26 +86,27 @@ class Candidates {
     this.ranking = ranking;
     const m = buckets.length;
     // A few rows in a hundred run past their ranking; the slab grows if more do.
-    const slabSize = SCAN_BATCH * (16 + (m >> 5));
+    const slabSize = (SCAN_BATCH + 1) * (16 + (m >> 5));
     this.slab = { depth: SCAN_BATCH, hosts: new Int32Array(slabSize), raws: new Uint32Array(slabSize) };
     this.slabScores = new Float64Array(slabSize);
-    this.position = new Int32Array(m);
-    this.batchAt = new Int32Array(m).fill(-1);
-    this.batchLength = new Int32Array(m);
+    this.cursor = new Int32Array(m);
   }
 
   next(row: number): void {
-    const { depth, hosts, raws } = this.ranking;
-    while (this.batchAt[row] === -1 && this.position[row]! < depth) {
-      const at = row * depth + this.position[row]!;
-      this.position[row]! += 1;
-      if (this.offerable(hosts[at]!, raws[at]!)) return;
-    }
+    const { depth } = this.ranking;
     for (;;) {
-      if (this.batchAt[row] === -1 || this.position[row]! >= this.batchLength[row]!) this.scan(row);
-      const at = this.batchAt[row]! + this.position[row]!;
-      this.position[row]! += 1;
-      if (this.offerable(this.slab.hosts[at]!, this.slab.raws[at]!)) return;
+      const cursor = this.cursor[row]!;
+      if (cursor < depth) {
+        this.cursor[row] = cursor + 1;
+        const at = row * depth + cursor;
+        if (this.offerable(this.ranking.hosts[at]!, this.ranking.raws[at]!)) return;
+      } else if (cursor === depth || this.slab.hosts[cursor - depth - 1] === BATCH_END) {
+        this.scan(row);
+      } else {
+        this.cursor[row] = cursor + 1;
+        const at = cursor - depth - 1;
+        if (this.offerable(this.slab.hosts[at]!, this.slab.raws[at]!)) return;
+      }
     }
   }
 
@@ -117,23 +117,21 @@ class Candidates {
     return true;
   }
 
-  /** The host and raw hash of the entry the row proposed to last. */
-  private last(row: number): [host: number, raw: number] {
-    const inRanking = this.batchAt[row] === -1;
-    const entries = inRanking ? this.ranking : this.slab;
-    const at = inRanking ? (row + 1) * this.ranking.depth - 1 : this.batchAt[row]! + this.batchLength[row]! - 1;
-    return [entries.hosts[at]!, entries.raws[at]!];
-  }
-
   /** The best SCAN_BATCH eligible hosts below the row's last one become its new batch. */
   private scan(row: number): void {
     const { table, capacity, excluded } = this;
     const { hostKeys, weights, uniform } = table;
     const n = table.names.length;
-    const [lastHost, lastRaw] = this.last(row);
+    const { depth } = this.ranking;
+    const cursor = this.cursor[row]!;
+    // The entry proposed to last: the ranking's last, or the one before the batch's end.
+    const lastEntries = cursor === depth ? this.ranking : this.slab;
+    const lastAt = cursor === depth ? (row + 1) * depth - 1 : cursor - depth - 2;
+    const lastHost = lastEntries.hosts[lastAt]!;
+    const lastRaw = lastEntries.raws[lastAt]!;
     const lastScore = uniform ? lastRaw : weightedScore(lastRaw, weights[lastHost]!);
     const part = bucketPart(table.bucketKeys[this.buckets[row]!]!);
-    if (this.slabUsed + SCAN_BATCH > this.slab.hosts.length) this.growSlab();
+    if (this.slabUsed + SCAN_BATCH + 1 > this.slab.hosts.length) this.growSlab();
     const at = this.slabUsed;
     let found = 0;
     for (let h = 0; h < n; h++) {
@@ -149,10 +147,9 @@ class Candidates {
       if (below) found = keepBest(table, this.slab, this.slabScores, at, found, SCAN_BATCH, h, raw);
     }
     if (found === 0) throw new Error(`capacity-match: no host has room for bucket ${this.buckets[row]}`);
-    this.slabUsed += found;
-    this.batchAt[row] = at;
-    this.batchLength[row] = found;
-    this.position[row] = 0;
+    this.slab.hosts[at + found] = BATCH_END;
+    this.slabUsed += found + 1;
+    this.cursor[row] = depth + 1 + at;
   }
 
   private growSlab(): void {
@@ -169,14 +166,13 @@ class Candidates {
 }
 
 /**
- * Per host, the rows it holds as a min-heap on their keys (root = weakest), all in one slab
- * sized by the capacities.
+ * Per host, the keys (`heapKey`, which carries the row) of the rows it holds as a min-heap
+ * (root = weakest), all in one slab sized by the capacities.
  */
 class HostHeaps {
   private readonly start: Int32Array;
   private readonly size: Int32Array;
   private readonly capacity: Int32Array;
-  private readonly rows: Int32Array;
   private readonly keys: Float64Array;
 
   constructor(capacity: Int32Array) {
@@ -184,7 +180,6 @@ class HostHeaps {
     this.start = new Int32Array(capacity.length + 1);
     for (let h = 0; h < capacity.length; h++) this.start[h + 1] = this.start[h]! + capacity[h]!;
     this.size = new Int32Array(capacity.length);
-    this.rows = new Int32Array(this.start[capacity.length]!);
     this.keys = new Float64Array(this.start[capacity.length]!);
   }
 
@@ -194,36 +189,43 @@ class HostHeaps {
     return size > 0 && size === this.capacity[host] && key < this.keys[this.start[host]!]!;
   }
 
-  /** Host `host` considers row `row`: returns the row it turns away (possibly `row`), or -1. */
-  offer(host: number, row: number, key: number): number {
+  /** Host `host` considers the row of `key`: returns the row it turns away (possibly that one), or -1. */
+  offer(host: number, key: number): number {
     const at = this.start[host]!;
     const size = this.size[host]!;
     if (size < this.capacity[host]!) {
       this.size[host] = size + 1;
-      this.siftUp(at, size, row, key);
+      this.siftUp(at, size, key);
       return -1;
     }
-    const weakest = this.rows[at]!;
-    if (key < this.keys[at]!) return row;
-    this.siftDown(at, size, row, key);
-    return weakest;
+    const weakest = this.keys[at]!;
+    if (key < weakest) return rowOf(key);
+    this.siftDown(at, size, key);
+    return rowOf(weakest);
   }
 
-  private siftUp(at: number, index: number, row: number, key: number): void {
+  /** The host holding each of `m` rows. */
+  holders(m: number): Int32Array {
+    const host = new Int32Array(m).fill(-1);
+    for (let h = 0; h < this.size.length; h++) {
+      for (let i = this.start[h]!; i < this.start[h]! + this.size[h]!; i++) host[rowOf(this.keys[i]!)] = h;
+    }
+    return host;
+  }
+
+  private siftUp(at: number, index: number, key: number): void {
     let i = index;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (this.keys[at + parent]! < key) break;
-      this.rows[at + i] = this.rows[at + parent]!;
       this.keys[at + i] = this.keys[at + parent]!;
       i = parent;
     }
-    this.rows[at + i] = row;
     this.keys[at + i] = key;
   }
 
-  /** Replaces the root with `row` and restores the heap. */
-  private siftDown(at: number, size: number, row: number, key: number): void {
+  /** Replaces the root with `key` and restores the heap. */
+  private siftDown(at: number, size: number, key: number): void {
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
@@ -231,11 +233,9 @@ class HostHeaps {
       const r = l + 1;
       const m = r < size && this.keys[at + r]! < this.keys[at + l]! ? r : l;
       if (key < this.keys[at + m]!) break;
-      this.rows[at + i] = this.rows[at + m]!;
       this.keys[at + i] = this.keys[at + m]!;
       i = m;
     }
-    this.rows[at + i] = row;
     this.keys[at + i] = key;
   }
 }
