@@ -313,6 +313,12 @@ const breakdowns = [false, true].map((weighted) => breakdown(largest, 64, weight
 const smallRebuilds = defaults.filter((r) => r.buckets === 256).map(slowerRebuild);
 const equalBreakdown = breakdowns[0]!;
 
+/** The default's worst config-add ratios over the rows `which` picks, as "low-high". */
+function addRange(which: (r: Row) => boolean): string {
+  const ratios = defaults.filter(which).map((r) => r.addMovedOverMinWorst);
+  return `${Math.min(...ratios).toFixed(1)}-${Math.max(...ratios).toFixed(1)}`;
+}
+
 const FRONTIER = [
   '## Where the default stands, and why',
   '',
@@ -328,9 +334,9 @@ const FRONTIER = [
   'Adding a host to the config is where it pays: the new host takes the buckets it scores best',
   'on, which are not exactly the share each old host must give up, so the matching shifts some',
   'buckets between old hosts (a cascade) to restore exact shares. The extra movement is the price',
-  'of exact balance; it grows with N/B (the table below: about 1.0-1.3x at B=65536, 2-3.5x at',
-  'B=256 with 32-64 hosts). Rendezvous and jump move close to the minimum on a config add but miss',
-  'the balance targets by 5-40%.',
+  `of exact balance; it grows with N/B (worst of 3 names: ${addRange((r) => r.buckets === largest)}x at B=${largest},`,
+  `${addRange((r) => r.buckets === 256 && r.hosts >= 32)}x at B=256 with 32-64 hosts, weights equal or not). Rendezvous and jump move close`,
+  'to the minimum on a config add but miss the balance targets by 5-40%.',
   '',
   'How much the cascade costs follows a simple count. With equal weights every old host must give',
   'up exactly B/(N(N+1)) buckets, lambda. A new host that takes the buckets it scores best on takes',
