@@ -27,6 +27,14 @@ export interface PreferenceLists {
    * `secondChoicesOf`): a config change rebuilds only what the healthy set reads.
    */
   seconds: (SecondChoices | undefined)[];
+  /** The buckets grouped by first choice, made the first time any host's second choices are. */
+  holdings?: Holdings;
+}
+
+/** Host h holds first `buckets[start[h]]` up to `buckets[start[h + 1]]`, ascending. */
+interface Holdings {
+  start: Int32Array;
+  buckets: Int32Array;
 }
 
 /** The buckets whose first choice is one host, ascending, and each one's second choice. */
@@ -55,17 +63,27 @@ export function secondChoicesOf(lists: PreferenceLists, down: number): SecondCho
   const known = lists.seconds[down];
   if (known !== undefined) return known;
   const { table, share, first } = lists;
-  let count = 0;
-  for (let b = 0; b < first.length; b++) count += +(first[b] === down);
-  const buckets = new Int32Array(count);
-  for (let b = 0, i = 0; b < first.length; b++) if (first[b] === down) buckets[i++] = b;
+  lists.holdings ??= holdings(first, table.names.length);
+  const { start } = lists.holdings;
+  const buckets = lists.holdings.buckets.subarray(start[down], start[down + 1]);
   const hosts =
     table.names.length < 2
-      ? new Int32Array(count).fill(-1)
+      ? new Int32Array(buckets.length).fill(-1)
       : matchWithCapacities(table, buckets, down, survivorCapacities(first.length, table.weights, share, down), rankExcluding(table, buckets, down, SECOND_RANKING_DEPTH));
   const made = { buckets, hosts };
   lists.seconds[down] = made;
   return made;
+}
+
+/** Buckets grouped by first choice (a counting sort, so each group stays ascending). */
+function holdings(first: Int32Array, n: number): Holdings {
+  const start = new Int32Array(n + 1);
+  for (let b = 0; b < first.length; b++) start[first[b]! + 1]! += 1;
+  for (let h = 0; h < n; h++) start[h + 1]! += start[h]!;
+  const next = start.slice(0, n);
+  const buckets = new Int32Array(first.length);
+  for (let b = 0; b < first.length; b++) buckets[next[first[b]!]!++] = b;
+  return { start, buckets };
 }
 
 /** Every bucket's second choice (-1 where the universe has a single host), for every host at once. */
