@@ -284,7 +284,7 @@ function breakdown(buckets: number, n: number, weighted: boolean): Breakdown {
     const table = timed(times.scoreTable, () => scoreTable(input));
     sink = timed(times.pairHashes, () => pairHashes(table.bucketKeys, table.hostKeys));
     const share = quotas(buckets, table.weights);
-    const ranking = timed(times.ranking, () => bestHosts(table));
+    const ranking = timed(times.ranking, () => bestHosts(table, everyBucket, -1));
     const first = timed(times.first, () => matchWithCapacities(table, everyBucket, -1, share, ranking));
     const lists = { table, share, first, seconds: [] };
     timed(times.owners, () => ownersFromLists(lists, all));

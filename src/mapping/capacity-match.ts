@@ -8,7 +8,7 @@
  * hash orders them exactly as their scores do, and no logarithm is taken on the host side.
  */
 import { bucketPart, finishPair } from '../hash/combine.ts';
-import { keepBest, type Ranking } from './ranking.ts';
+import type { Ranking } from './ranking.ts';
 import { beats, certainlyBelow, type ScoreTable, weightedScore } from './scores.ts';
 
 /** Rows per matching at most, so a heap key (raw hash and row, `heapKey`) stays an exact double. */
@@ -238,4 +238,30 @@ class HostHeaps {
     }
     this.keys[at + i] = key;
   }
+}
+
+/**
+ * Inserts host `h` with raw pair hash `raw` into the best-first run of `kept` entries at `at`
+ * of `entries` that holds at most `limit`, if it belongs there; `scores` holds the entries'
+ * scores at the same indices. Returns the run's new length. A host certainly below a full
+ * run's last entry is turned away before its score (a logarithm, when weights differ) is taken.
+ */
+function keepBest(table: ScoreTable, entries: Ranking, scores: Float64Array, at: number, kept: number, limit: number, h: number, raw: number): number {
+  const { hosts, raws } = entries;
+  const { uniform, weights } = table;
+  const worst = at + limit - 1;
+  if (kept === limit && !uniform && certainlyBelow(raw, weights[h]!, raws[worst]!, weights[hosts[worst]!]!)) return kept;
+  const s = uniform ? raw : weightedScore(raw, weights[h]!);
+  if (kept === limit && !beats(s, h, scores[worst]!, hosts[worst]!)) return kept;
+  let i = kept < limit ? kept : limit - 1;
+  while (i > 0 && beats(s, h, scores[at + i - 1]!, hosts[at + i - 1]!)) {
+    scores[at + i] = scores[at + i - 1]!;
+    hosts[at + i] = hosts[at + i - 1]!;
+    raws[at + i] = raws[at + i - 1]!;
+    i--;
+  }
+  scores[at + i] = s;
+  hosts[at + i] = h;
+  raws[at + i] = raw;
+  return kept < limit ? kept + 1 : kept;
 }

@@ -11,12 +11,9 @@
  * Deeper entries follow rendezvous order; they are used only when two or more hosts are out.
  */
 import { matchWithCapacities } from './capacity-match.ts';
-import { bestHosts, rankExcluding } from './ranking.ts';
+import { bestHosts } from './ranking.ts';
 import { quotas, score, scoreTable, type ScoreTable } from './scores.ts';
 import type { Algorithm, MappingInput, Mapper, Owners } from './types.ts';
-
-/** How many hosts a bucket's second-choice matching takes from its ranking before scanning. */
-const SECOND_RANKING_DEPTH = 3;
 
 export interface PreferenceLists {
   table: ScoreTable;
@@ -49,7 +46,7 @@ export function buildPreferenceLists(input: MappingInput): PreferenceLists {
   const share = quotas(input.buckets, table.weights);
   const everyBucket = new Int32Array(input.buckets);
   for (let b = 0; b < input.buckets; b++) everyBucket[b] = b;
-  const first = matchWithCapacities(table, everyBucket, -1, share, bestHosts(table));
+  const first = matchWithCapacities(table, everyBucket, -1, share, bestHosts(table, everyBucket, -1));
   return { table, share, first, seconds: new Array<SecondChoices | undefined>(table.names.length) };
 }
 
@@ -69,7 +66,7 @@ export function secondChoicesOf(lists: PreferenceLists, down: number): SecondCho
   const hosts =
     table.names.length < 2
       ? new Int32Array(buckets.length).fill(-1)
-      : matchWithCapacities(table, buckets, down, survivorCapacities(first.length, table.weights, share, down), rankExcluding(table, buckets, down, SECOND_RANKING_DEPTH));
+      : matchWithCapacities(table, buckets, down, survivorCapacities(first.length, table.weights, share, down), bestHosts(table, buckets, down));
   const made = { buckets, hosts };
   lists.seconds[down] = made;
   return made;

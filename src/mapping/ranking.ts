@@ -1,23 +1,20 @@
 /**
- * The hosts a bucket proposes to first, in score order (`scores.ts`). The matchings take their
- * proposals from here and scan every host only for the rare bucket turned away past its
- * ranking, so the B x N scores are never stored.
+ * The host each bucket proposes to first: its best by score (`scores.ts`). The matchings take
+ * their first proposals from here and scan every host only for the few buckets turned away,
+ * so the B x N scores are never stored.
  *
- * Two shapes:
- * - `bestHosts`: every bucket's single best host. This is most of a rebuild at B = 65536,
- *   N = 64, so it is built for speed: the bucket's half of each pair hash is computed once per
- *   bucket (`bucketPart`); hosts of equal weight are compared by raw hash with masks instead
- *   of branches (a raw hash orders hosts of one weight exactly as their scores do), and the
- *   best of each weight by bounds (`beatsByRaw`), so a bucket takes about one logarithm.
- * - `rankExcluding`: the best few hosts other than one, for the few buckets that host held
- *   (its second choices), with every score taken exactly.
+ * This is most of a rebuild at B = 65536, N = 64, so it is built for speed: the bucket's half
+ * of each pair hash is computed once per bucket (`bucketPart`); hosts of equal weight are
+ * compared by raw hash with masks instead of branches (a raw hash orders hosts of one weight
+ * exactly as their scores do), and the leaders of the weights by bounds (`beatsByRaw`), which
+ * almost never need a logarithm.
  */
 import { bucketPart, finishPair } from '../hash/combine.ts';
-import { beats, beatsByRaw, certainlyBelow, type ScoreTable, weightedScore } from './scores.ts';
+import { beatsByRaw, type ScoreTable } from './scores.ts';
 
 export interface Ranking {
   depth: number;
-  /** depth entries per row, best score first; row i belongs to the i-th bucket ranked. */
+  /** depth entries per row, best score first; row i belongs to the i-th bucket of its matching. */
   hosts: Int32Array;
   /** Each entry's raw pair hash (its score is `weightedScore` of it, or itself for equal weights). */
   raws: Uint32Array;
@@ -31,17 +28,17 @@ interface WeightClasses {
   weight: Float64Array;
 }
 
-function weightClasses(weights: Float64Array): WeightClasses {
+/** The classes of every host but `excluded` (-1 for none). */
+function weightClasses(weights: Float64Array, excluded: number): WeightClasses {
+  const hosts = Array.from(weights.keys()).filter((h) => h !== excluded);
   // Heaviest first: its leader wins most buckets, so the comparisons after it mostly keep it.
-  const distinct = [...new Set(weights)].sort((a, b) => b - a);
-  const order = new Int32Array(weights.length);
+  const distinct = [...new Set(hosts.map((h) => weights[h]!))].sort((a, b) => b - a);
+  const order = new Int32Array(hosts.length);
   const start = new Int32Array(distinct.length + 1);
   let at = 0;
   distinct.forEach((w, c) => {
     start[c] = at;
-    weights.forEach((hostWeight, h) => {
-      if (hostWeight === w) order[at++] = h;
-    });
+    for (const h of hosts) if (weights[h] === w) order[at++] = h;
   });
   start[distinct.length] = at;
   return { order, start, weight: Float64Array.from(distinct) };
@@ -56,21 +53,21 @@ function unsigned(value: number): number {
   return (value ^ 0x80000000) >>> 0;
 }
 
-/** Each bucket's best host (depth 1, row = bucket). */
-export function bestHosts(table: ScoreTable): Ranking {
-  const B = table.bucketKeys.length;
+/** The best host other than `excluded` (-1 for none) of each bucket of `buckets` (depth 1, row i = buckets[i]). */
+export function bestHosts(table: ScoreTable, buckets: Int32Array, excluded: number): Ranking {
+  const B = buckets.length;
   const ranking: Ranking = { depth: 1, hosts: new Int32Array(B), raws: new Uint32Array(B) };
-  const { order, start, weight } = weightClasses(table.weights);
+  const { order, start, weight } = weightClasses(table.weights, excluded);
   const keys = Uint32Array.from(order, (h) => table.hostKeys[h]!);
   const classes = weight.length;
   const { bucketKeys } = table;
   // Two buckets at a time: each host key is loaded once for both, and the two running maxima
   // are independent, so the processor overlaps them (about 1 ms of 10 at B = 65536, N = 64).
-  // With B odd the last bucket is ranked twice.
+  // With an odd count the last bucket is ranked twice.
   for (let b = 0; b < B; b += 2) {
     const b2 = Math.min(b + 1, B - 1);
-    const part = bucketPart(bucketKeys[b]!);
-    const part2 = bucketPart(bucketKeys[b2]!);
+    const part = bucketPart(bucketKeys[buckets[b]!]!);
+    const part2 = bucketPart(bucketKeys[buckets[b2]!]!);
     let bestHost = -1;
     let bestRaw = 0;
     let bestWeight = 0;
@@ -119,47 +116,4 @@ export function bestHosts(table: ScoreTable): Ranking {
     ranking.raws[b2] = bestRaw2;
   }
   return ranking;
-}
-
-/** The best `depth` hosts other than `excluded` for each bucket of `buckets` (row i = buckets[i]). */
-export function rankExcluding(table: ScoreTable, buckets: Int32Array, excluded: number, depth: number): Ranking {
-  const n = table.names.length;
-  const d = Math.min(depth, n - 1);
-  const ranking: Ranking = { depth: d, hosts: new Int32Array(buckets.length * d), raws: new Uint32Array(buckets.length * d) };
-  const scores = new Float64Array(buckets.length * d);
-  for (let i = 0; i < buckets.length; i++) {
-    const part = bucketPart(table.bucketKeys[buckets[i]!]!);
-    let kept = 0;
-    for (let h = 0; h < n; h++) {
-      if (h === excluded) continue;
-      kept = keepBest(table, ranking, scores, i * d, kept, d, h, finishPair(part, table.hostKeys[h]!));
-    }
-  }
-  return ranking;
-}
-
-/**
- * Inserts host `h` with raw pair hash `raw` into the best-first run of `kept` entries at `at`
- * of `entries` that holds at most `limit`, if it belongs there; `scores` holds the entries'
- * scores at the same indices. Returns the run's new length. A host certainly below a full
- * run's last entry is turned away before its score (a logarithm, when weights differ) is taken.
- */
-export function keepBest(table: ScoreTable, entries: Ranking, scores: Float64Array, at: number, kept: number, limit: number, h: number, raw: number): number {
-  const { hosts, raws } = entries;
-  const { uniform, weights } = table;
-  const worst = at + limit - 1;
-  if (kept === limit && !uniform && certainlyBelow(raw, weights[h]!, raws[worst]!, weights[hosts[worst]!]!)) return kept;
-  const s = uniform ? raw : weightedScore(raw, weights[h]!);
-  if (kept === limit && !beats(s, h, scores[worst]!, hosts[worst]!)) return kept;
-  let i = kept < limit ? kept : limit - 1;
-  while (i > 0 && beats(s, h, scores[at + i - 1]!, hosts[at + i - 1]!)) {
-    scores[at + i] = scores[at + i - 1]!;
-    hosts[at + i] = hosts[at + i - 1]!;
-    raws[at + i] = raws[at + i - 1]!;
-    i--;
-  }
-  scores[at + i] = s;
-  hosts[at + i] = h;
-  raws[at + i] = raw;
-  return kept < limit ? kept + 1 : kept;
 }
