@@ -85,8 +85,9 @@ class Candidates {
     this.capacity = capacity;
     this.ranking = ranking;
     const m = buckets.length;
-    // A few rows in a hundred run past their ranking; the slab grows if more do.
-    const slabSize = (SCAN_BATCH + 1) * (16 + (m >> 5));
+    // A few rows in a hundred run past their ranking (up to about one in twenty for second
+    // choices); the slab grows if more do.
+    const slabSize = (SCAN_BATCH + 1) * (16 + (m >> 4));
     this.slab = { depth: SCAN_BATCH, hosts: new Int32Array(slabSize), raws: new Uint32Array(slabSize) };
     this.slabScores = new Float64Array(slabSize);
     this.cursor = new Int32Array(m);
@@ -140,7 +141,7 @@ class Candidates {
       // A host that would turn the row away now always will (its weakest only gets stronger),
       // so it is left out before any score is taken.
       if (this.heaps.wouldTurnAway(h, heapKey(raw, row))) continue;
-      // Only hosts ranked below the last one proposed to.
+      // The batch continues the row's order where it stopped: hosts ranked below the last one.
       const below = uniform
         ? beats(lastRaw, lastHost, raw, h)
         : certainlyBelow(raw, weights[h]!, lastRaw, weights[lastHost]!) || beats(lastScore, lastHost, weightedScore(raw, weights[h]!), h);

@@ -15,24 +15,25 @@ import { bestHosts } from './ranking.ts';
 import { quotas, score, scoreTable, type ScoreTable } from './scores.ts';
 import type { Algorithm, MappingInput, Mapper, Owners } from './types.ts';
 
+/** What a rebuild makes: the first choices. Second choices are made from these on need. */
 export interface PreferenceLists {
   table: ScoreTable;
   share: Int32Array;
   first: Int32Array;
-  /**
-   * Per host, the second choices of the buckets it holds first, made on first need (see
-   * `secondChoicesOf`): a config change rebuilds only what the healthy set reads.
-   */
-  seconds: (SecondChoices | undefined)[];
-  /** The buckets grouped by first choice, made the first time any host's second choices are. */
-  holdings?: Holdings;
 }
 
-/** Host h holds first `buckets[start[h]]` up to `buckets[start[h + 1]]`, ascending. */
-interface Holdings {
+/**
+ * Second choices made so far, per lists object (so a copy with other first choices never
+ * reads them): a config change rebuilds only what the healthy set reads.
+ */
+interface Made {
+  /** Host h holds first `byFirstChoice[start[h]]` up to `byFirstChoice[start[h + 1]]`, ascending. */
   start: Int32Array;
-  buckets: Int32Array;
+  byFirstChoice: Int32Array;
+  seconds: (SecondChoices | undefined)[];
 }
+
+const made = new WeakMap<PreferenceLists, Made>();
 
 /** The buckets whose first choice is one host, ascending, and each one's second choice. */
 export interface SecondChoices {
@@ -47,7 +48,7 @@ export function buildPreferenceLists(input: MappingInput): PreferenceLists {
   const everyBucket = new Int32Array(input.buckets);
   for (let b = 0; b < input.buckets; b++) everyBucket[b] = b;
   const first = matchWithCapacities(table, everyBucket, -1, share, bestHosts(table, everyBucket, -1));
-  return { table, share, first, seconds: new Array<SecondChoices | undefined>(table.names.length) };
+  return { table, share, first };
 }
 
 /**
@@ -57,33 +58,38 @@ export function buildPreferenceLists(input: MappingInput): PreferenceLists {
  * single pass over all hosts would.
  */
 export function secondChoicesOf(lists: PreferenceLists, down: number): SecondChoices {
-  const known = lists.seconds[down];
-  if (known !== undefined) return known;
   const { table, share, first } = lists;
-  lists.holdings ??= holdings(first, table.names.length);
-  const { start } = lists.holdings;
-  const buckets = lists.holdings.buckets.subarray(start[down], start[down + 1]);
+  let memo = made.get(lists);
+  if (memo === undefined) {
+    memo = { ...groupByFirstChoice(first, table.names.length), seconds: [] };
+    made.set(lists, memo);
+  }
+  const known = memo.seconds[down];
+  if (known !== undefined) return known;
+  const buckets = memo.byFirstChoice.subarray(memo.start[down], memo.start[down + 1]);
   const hosts =
     table.names.length < 2
       ? new Int32Array(buckets.length).fill(-1)
       : matchWithCapacities(table, buckets, down, survivorCapacities(first.length, table.weights, share, down), bestHosts(table, buckets, down));
-  const made = { buckets, hosts };
-  lists.seconds[down] = made;
-  return made;
+  memo.seconds[down] = { buckets, hosts };
+  return memo.seconds[down];
 }
 
 /** Buckets grouped by first choice (a counting sort, so each group stays ascending). */
-function holdings(first: Int32Array, n: number): Holdings {
+function groupByFirstChoice(first: Int32Array, n: number): { start: Int32Array; byFirstChoice: Int32Array } {
   const start = new Int32Array(n + 1);
   for (let b = 0; b < first.length; b++) start[first[b]! + 1]! += 1;
   for (let h = 0; h < n; h++) start[h + 1]! += start[h]!;
   const next = start.slice(0, n);
-  const buckets = new Int32Array(first.length);
-  for (let b = 0; b < first.length; b++) buckets[next[first[b]!]!++] = b;
-  return { start, buckets };
+  const byFirstChoice = new Int32Array(first.length);
+  for (let b = 0; b < first.length; b++) byFirstChoice[next[first[b]!]!++] = b;
+  return { start, byFirstChoice };
 }
 
-/** Every bucket's second choice (-1 where the universe has a single host), for every host at once. */
+/**
+ * Every bucket's second choice (-1 where the universe has a single host), every host's made at
+ * once: what the golden test pins and the benchmark times; the mapping itself never needs all.
+ */
 export function allSecondChoices(lists: PreferenceLists): Int32Array {
   const second = new Int32Array(lists.first.length);
   lists.table.names.forEach((_, h) => {
@@ -164,7 +170,7 @@ export function ownersFromLists(lists: PreferenceLists, healthy: ReadonlySet<str
       let best = -1;
       let bestScore = -Infinity;
       for (let h = 0; h < n; h++) {
-        if (!up[h] || h === s) continue;
+        if (!up[h]) continue;
         const sc = score(table, b, h);
         if (best === -1 || sc > bestScore) {
           best = h;

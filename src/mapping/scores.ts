@@ -21,6 +21,9 @@ export function sortHosts(hosts: readonly HostSpec[]): HostSpec[] {
 }
 
 export function scoreTable(input: MappingInput): ScoreTable {
+  // A weight the scores cannot divide by would surface only later, when a host goes down.
+  const bad = input.hosts.find((h) => !(Number.isFinite(h.weight) && h.weight > 0));
+  if (bad !== undefined) throw new RangeError(`host ${bad.name}: weight must be a finite number above 0, got ${bad.weight}`);
   const hosts = sortHosts(input.hosts);
   const bucketKeys = new Uint32Array(input.buckets);
   for (let b = 0; b < input.buckets; b++) bucketKeys[b] = xxh32Word(b, input.seed);

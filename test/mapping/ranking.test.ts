@@ -64,6 +64,7 @@ test('certainlyBelow is never wrong, and decides most pairs far apart', () => {
       if (!certainlyBelow(rawA, weightA, rawB, weightB)) return;
       decided += 1;
       assert.ok(weightedScore(rawA, weightA) < weightedScore(rawB, weightB));
+      assert.ok(!certainlyBelow(rawB, weightB, rawA, weightA));
     }),
     { numRuns: 20000 },
   );
