@@ -64,12 +64,16 @@ export function bestHosts(table: ScoreTable, buckets: Int32Array, excluded: numb
   // Two buckets at a time: each host key is loaded once for both, and the two running maxima
   // are independent, so the processor overlaps them (about 1 ms of 10 at B = 65536, N = 64).
   // With an odd count the last bucket is ranked twice.
-  const leader = new Leader();
-  const leader2 = new Leader();
   for (let b = 0; b < B; b += 2) {
     const b2 = Math.min(b + 1, B - 1);
     const part = bucketPart(bucketKeys[buckets[b]!]!);
     const part2 = bucketPart(bucketKeys[buckets[b2]!]!);
+    let bestHost = -1;
+    let bestRaw = 0;
+    let bestWeight = 0;
+    let bestHost2 = -1;
+    let bestRaw2 = 0;
+    let bestWeight2 = 0;
     for (let c = 0; c < classes; c++) {
       const from = start[c]!;
       const to = start[c + 1]!;
@@ -90,32 +94,26 @@ export function bestHosts(table: ScoreTable, buckets: Int32Array, excluded: numb
         top2 ^= (v2 ^ top2) & greater2;
         topAt2 ^= (i ^ topAt2) & greater2;
       }
-      leader.consider(order[topAt]!, unsigned(top), weight[c]!);
-      leader2.consider(order[topAt2]!, unsigned(top2), weight[c]!);
+      const w = weight[c]!;
+      const h = order[topAt]!;
+      const raw = unsigned(top);
+      if (bestHost === -1 || beatsByRaw(raw, w, h, bestRaw, bestWeight, bestHost)) {
+        bestHost = h;
+        bestRaw = raw;
+        bestWeight = w;
+      }
+      const h2 = order[topAt2]!;
+      const raw2 = unsigned(top2);
+      if (bestHost2 === -1 || beatsByRaw(raw2, w, h2, bestRaw2, bestWeight2, bestHost2)) {
+        bestHost2 = h2;
+        bestRaw2 = raw2;
+        bestWeight2 = w;
+      }
     }
-    leader.store(ranking, b);
-    leader2.store(ranking, b2);
+    ranking.hosts[b] = bestHost;
+    ranking.raws[b] = bestRaw;
+    ranking.hosts[b2] = bestHost2;
+    ranking.raws[b2] = bestRaw2;
   }
   return ranking;
-}
-
-/** One bucket's best so far among the weight classes' leaders, compared by score (`beatsByRaw`). */
-class Leader {
-  host = -1;
-  raw = 0;
-  weight = 0;
-
-  consider(host: number, raw: number, weight: number): void {
-    if (this.host !== -1 && !beatsByRaw(raw, weight, host, this.raw, this.weight, this.host)) return;
-    this.host = host;
-    this.raw = raw;
-    this.weight = weight;
-  }
-
-  /** Writes the best into row `row` of `ranking` and starts over for the next bucket. */
-  store(ranking: Ranking, row: number): void {
-    ranking.hosts[row] = this.host;
-    ranking.raws[row] = this.raw;
-    this.host = -1;
-  }
 }
