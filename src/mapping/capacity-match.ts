@@ -8,7 +8,7 @@
  * hash orders them exactly as their scores do, and no logarithm is taken on the host side.
  */
 import { bucketPart, finishPair } from '../hash/combine.ts';
-import type { Ranking } from './ranking.ts';
+import type { HostEntries } from './ranking.ts';
 import { beats, certainlyBelow, type ScoreTable, weightedScore } from './scores.ts';
 
 /** Rows per matching at most, so a heap key (raw hash and row, `heapKey`) stays an exact double. */
@@ -25,14 +25,14 @@ function rowOf(key: number): number {
 
 /**
  * One matching: the buckets of `buckets` (ascending) may take any host but `excluded` (-1 for
- * none), host h at most `capacity[h]` of them, ranked first by `ranking` (row i = buckets[i]).
- * Returns the host per row.
+ * none), host h at most `capacity[h]` of them; row i (bucket buckets[i]) proposes first to
+ * `best`'s entry i, its best host. Returns the host per row.
  */
-export function matchWithCapacities(table: ScoreTable, buckets: Int32Array, excluded: number, capacity: Int32Array, ranking: Ranking): Int32Array {
+export function matchWithCapacities(table: ScoreTable, buckets: Int32Array, excluded: number, capacity: Int32Array, best: HostEntries): Int32Array {
   const m = buckets.length;
   if (m > ROW_LIMIT) throw new RangeError(`capacity-match: ${m} buckets in one matching, at most ${ROW_LIMIT}`);
   const heaps = new HostHeaps(capacity);
-  const candidates = new Candidates(table, buckets, excluded, capacity, ranking, heaps);
+  const candidates = new Candidates(table, buckets, excluded, capacity, best, heaps);
   // Rows waiting to propose, first to last; a row turned away goes back on top.
   const free = new Int32Array(m);
   let freeCount = 0;
@@ -46,15 +46,20 @@ export function matchWithCapacities(table: ScoreTable, buckets: Int32Array, excl
   return heaps.holders(m);
 }
 
-/** Hosts a scan past the ranking collects at once, so a bucket turned away again rarely rescans. */
+/** Hosts a scan past the best one collects at once, so a bucket turned away again rarely rescans. */
 const SCAN_BATCH = 8;
 
 /** Marks the end of a batch in the slab. */
 const BATCH_END = -1;
 
+/** A row's cursor (`Candidates`): its best host is next, a scan is next, or a slab index follows. */
+const BEST_DUE = 0;
+const SCAN_DUE = 1;
+const SLAB_AT = 2;
+
 /**
  * Each row's hosts in proposal order, skipping the excluded host and hosts without capacity:
- * first its ranking, then batches found by scanning every host for the best ones below the
+ * first its best host, then batches found by scanning every host for the best ones below the
  * last proposed that would take the row at the time of the scan.
  */
 class Candidates {
@@ -65,47 +70,45 @@ class Candidates {
   private readonly buckets: Int32Array;
   private readonly excluded: number;
   private readonly capacity: Int32Array;
-  private readonly ranking: Ranking;
+  private readonly best: HostEntries;
   private readonly heaps: HostHeaps;
   /**
-   * Per row, its next entry: below the ranking's depth, the position in its ranking; at the
-   * depth, a scan is due; above it, depth + 1 + the slab index in its current batch.
+   * Per row, its next entry: BEST_DUE for its best host, SCAN_DUE once that is spent, else
+   * SLAB_AT + the slab index in its current batch.
    */
   private readonly cursor: Int32Array;
   /** Batches one after another, each closed by a BATCH_END host. */
-  private slab: Ranking;
+  private slab: HostEntries;
   private slabScores: Float64Array;
   private slabUsed = 0;
 
-  constructor(table: ScoreTable, buckets: Int32Array, excluded: number, capacity: Int32Array, ranking: Ranking, heaps: HostHeaps) {
+  constructor(table: ScoreTable, buckets: Int32Array, excluded: number, capacity: Int32Array, best: HostEntries, heaps: HostHeaps) {
     this.table = table;
     this.heaps = heaps;
     this.buckets = buckets;
     this.excluded = excluded;
     this.capacity = capacity;
-    this.ranking = ranking;
+    this.best = best;
     const m = buckets.length;
-    // A few rows in a hundred run past their ranking (up to about one in twenty for second
+    // A few rows in a hundred run past their best host (up to about one in twenty for second
     // choices); the slab grows if more do.
     const slabSize = (SCAN_BATCH + 1) * (16 + (m >> 4));
-    this.slab = { depth: SCAN_BATCH, hosts: new Int32Array(slabSize), raws: new Uint32Array(slabSize) };
+    this.slab = { hosts: new Int32Array(slabSize), raws: new Uint32Array(slabSize) };
     this.slabScores = new Float64Array(slabSize);
     this.cursor = new Int32Array(m);
   }
 
   next(row: number): void {
-    const { depth } = this.ranking;
     for (;;) {
       const cursor = this.cursor[row]!;
-      if (cursor < depth) {
-        this.cursor[row] = cursor + 1;
-        const at = row * depth + cursor;
-        if (this.offerable(this.ranking.hosts[at]!, this.ranking.raws[at]!)) return;
-      } else if (cursor === depth || this.slab.hosts[cursor - depth - 1] === BATCH_END) {
+      if (cursor === BEST_DUE) {
+        this.cursor[row] = SCAN_DUE;
+        if (this.offerable(this.best.hosts[row]!, this.best.raws[row]!)) return;
+      } else if (cursor === SCAN_DUE || this.slab.hosts[cursor - SLAB_AT] === BATCH_END) {
         this.scan(row);
       } else {
         this.cursor[row] = cursor + 1;
-        const at = cursor - depth - 1;
+        const at = cursor - SLAB_AT;
         if (this.offerable(this.slab.hosts[at]!, this.slab.raws[at]!)) return;
       }
     }
@@ -123,11 +126,10 @@ class Candidates {
     const { table, capacity, excluded } = this;
     const { hostKeys, weights, uniform } = table;
     const n = table.names.length;
-    const { depth } = this.ranking;
     const cursor = this.cursor[row]!;
-    // The entry proposed to last: the ranking's last, or the one before the batch's end.
-    const lastEntries = cursor === depth ? this.ranking : this.slab;
-    const lastAt = cursor === depth ? (row + 1) * depth - 1 : cursor - depth - 2;
+    // The entry proposed to last: the row's best host, or the one before the batch's end.
+    const lastEntries = cursor === SCAN_DUE ? this.best : this.slab;
+    const lastAt = cursor === SCAN_DUE ? row : cursor - SLAB_AT - 1;
     const lastHost = lastEntries.hosts[lastAt]!;
     const lastRaw = lastEntries.raws[lastAt]!;
     const lastScore = uniform ? lastRaw : weightedScore(lastRaw, weights[lastHost]!);
@@ -150,7 +152,7 @@ class Candidates {
     if (found === 0) throw new Error(`capacity-match: no host has room for bucket ${this.buckets[row]}`);
     this.slab.hosts[at + found] = BATCH_END;
     this.slabUsed += found + 1;
-    this.cursor[row] = depth + 1 + at;
+    this.cursor[row] = SLAB_AT + at;
   }
 
   private growSlab(): void {
@@ -159,7 +161,7 @@ class Candidates {
     hosts.set(this.slab.hosts);
     const raws = new Uint32Array(size);
     raws.set(this.slab.raws);
-    this.slab = { depth: SCAN_BATCH, hosts, raws };
+    this.slab = { hosts, raws };
     const scores = new Float64Array(size);
     scores.set(this.slabScores);
     this.slabScores = scores;
@@ -247,7 +249,7 @@ class HostHeaps {
  * scores at the same indices. Returns the run's new length. A host certainly below a full
  * run's last entry is turned away before its score (a logarithm, when weights differ) is taken.
  */
-function keepBest(table: ScoreTable, entries: Ranking, scores: Float64Array, at: number, kept: number, limit: number, h: number, raw: number): number {
+function keepBest(table: ScoreTable, entries: HostEntries, scores: Float64Array, at: number, kept: number, limit: number, h: number, raw: number): number {
   const { hosts, raws } = entries;
   const { uniform, weights } = table;
   const worst = at + limit - 1;

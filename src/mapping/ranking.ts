@@ -12,11 +12,9 @@
 import { bucketPart, finishPair } from '../hash/combine.ts';
 import { beatsByRaw, type ScoreTable } from './scores.ts';
 
-export interface Ranking {
-  depth: number;
-  /** depth entries per row, best score first; row i belongs to the i-th bucket of its matching. */
+/** Hosts, each with the raw pair hash it was found with (its score is `weightedScore` of it, or itself for equal weights). */
+export interface HostEntries {
   hosts: Int32Array;
-  /** Each entry's raw pair hash (its score is `weightedScore` of it, or itself for equal weights). */
   raws: Uint32Array;
 }
 
@@ -53,10 +51,10 @@ function unsigned(value: number): number {
   return (value ^ 0x80000000) >>> 0;
 }
 
-/** The best host other than `excluded` (-1 for none) of each bucket of `buckets` (depth 1, row i = buckets[i]). */
-export function bestHosts(table: ScoreTable, buckets: Int32Array, excluded: number): Ranking {
+/** The best host other than `excluded` (-1 for none) of each bucket of `buckets` (entry i for buckets[i]). */
+export function bestHosts(table: ScoreTable, buckets: Int32Array, excluded: number): HostEntries {
   const B = buckets.length;
-  const ranking: Ranking = { depth: 1, hosts: new Int32Array(B), raws: new Uint32Array(B) };
+  const best: HostEntries = { hosts: new Int32Array(B), raws: new Uint32Array(B) };
   const { order, start, weight } = weightClasses(table.weights, excluded);
   const keys = Uint32Array.from(order, (h) => table.hostKeys[h]!);
   const classes = weight.length;
@@ -113,10 +111,10 @@ export function bestHosts(table: ScoreTable, buckets: Int32Array, excluded: numb
         bestWeight2 = w;
       }
     }
-    ranking.hosts[b] = bestHost;
-    ranking.raws[b] = bestRaw;
-    ranking.hosts[b2] = bestHost2;
-    ranking.raws[b2] = bestRaw2;
+    best.hosts[b] = bestHost;
+    best.raws[b] = bestRaw;
+    best.hosts[b2] = bestHost2;
+    best.raws[b2] = bestRaw2;
   }
-  return ranking;
+  return best;
 }

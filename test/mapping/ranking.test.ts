@@ -24,7 +24,6 @@ test('bestHosts gives each bucket exactly its best host and that pair\'s raw has
       // An odd count, so the last bucket, ranked without a partner, is checked too.
       const table = scoreTable({ hosts: equal ? hosts.map((h) => ({ ...h, weight: 1 })) : hosts, buckets: 97, seed });
       const ranking = bestHosts(table, Int32Array.from({ length: 97 }, (_, b) => b), -1);
-      assert.equal(ranking.depth, 1);
       const all = hosts.map((_, h) => h);
       for (let b = 0; b < 97; b++) {
         const best = byScore(table, b, all)[0]!;
