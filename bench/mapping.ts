@@ -465,4 +465,4 @@ writeFileSync(new URL('results/mapping.md', import.meta.url), report);
 writeFileSync(new URL('results/mapping.json', import.meta.url), `${JSON.stringify({ quick, seed: SEED, verdicts, rebuildBreakdown: breakdowns, rows }, null, 1)}\n`);
 writeFileSync(new URL('results/mapping.svg', import.meta.url), renderChart(rows, ALGORITHMS.map((a) => a.name)));
 process.stderr.write(`wrote bench/results/mapping.md, .json, .svg\n`);
-for (const v of verdicts) process.stderr.write(`${!v.run ? 'n/a ' : v.pass ? 'PASS' : 'FAIL'}  ${v.target}${v.pass ? '' : `  (${v.failing} failing, e.g. ${v.listed[0]})`}\n`);
+for (const v of verdicts) process.stderr.write(`${!v.run ? 'n/a ' : v.pass ? 'PASS' : 'FAIL'}  ${v.target}${v.pass || !v.run ? '' : `  (${v.failing} failing, e.g. ${v.listed[0]})`}\n`);
