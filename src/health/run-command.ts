@@ -22,6 +22,8 @@ export interface CommandOptions {
   /** Bytes of output (stdout and stderr as they arrive) kept for the detail: the last ones. */
   maxOutput: number;
   signal?: AbortSignal;
+  /** An exit status that means "the host cannot be reached" (code `exit-unreachable`), for exec checks. */
+  unreachableExit?: number;
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
@@ -89,6 +91,7 @@ export function runCommand(options: CommandOptions): CommandRun {
     else if (outcome.exitCode === 0) settle(done(true, 'ok', 'exit 0'));
     else if (outcome.signal) settle(done(false, 'killed', `killed by ${outcome.signal}${text ? `: ${text}` : ''}`));
     else if (outcome.exitCode === undefined) settle(done(false, 'spawn-failed', outcome.shortMessage ?? 'could not start'));
+    else if (outcome.exitCode === options.unreachableExit) settle(done(false, 'exit-unreachable', `exit ${outcome.exitCode} (unreachable)${text ? `: ${text}` : ''}`));
     else settle(done(false, 'exit-code', `exit ${outcome.exitCode}${text ? `: ${text}` : ''}`));
   });
   return { result, gone };

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { DEFAULTS } from '../../src/config/defaults.ts';
-import type { CheckTiming, Config } from '../../src/config/model.ts';
+import type { CheckTiming, Config, KillStatesPolicy } from '../../src/config/model.ts';
 import { serializeConfig } from '../../src/config/serialize.ts';
 import { parseAddress } from '../../src/net/address.ts';
 import { nftTestConfig } from '../nft/config.ts';
@@ -223,12 +223,12 @@ export class Testbed {
    * http checks of every backend's monitor-uri with `timing`, its control socket and state file
    * named after `name` in the testbed's directory.
    */
-  daemonConfig(name: string, timing: CheckTiming, opts: { buckets?: number; killStatesOnDown?: boolean } = {}): Config {
+  daemonConfig(name: string, timing: CheckTiming, opts: { buckets?: number; killStates?: KillStatesPolicy } = {}): Config {
     const base = nftTestConfig({ table: 'pfsteer', prefix: [], ...(opts.buckets === undefined ? {} : { buckets: opts.buckets }) });
     return {
       ...base,
       defaults: timing,
-      policy: { ...base.policy, killStatesOnDown: opts.killStatesOnDown ?? false },
+      policy: { ...base.policy, killStatesOnDown: opts.killStates ?? base.policy.killStatesOnDown },
       control: { socket: path.join(this.dir, `${name}.sock`), mode: 0o600 },
       daemon: { ...base.daemon, stateFile: path.join(this.dir, `${name}.state.json`) },
       hosts: base.hosts.map((h) => {
