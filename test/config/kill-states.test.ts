@@ -25,7 +25,7 @@ test('the old boolean fails at its value and names the value that does what it d
       assert.fail('loaded');
     } catch (error) {
       assert.ok(error instanceof ConfigError);
-      assert.deepEqual(error.issues.map((i) => [i.code, i.pos?.line, i.pos?.col]), [['renamed-value', 1, 32]]);
+      assert.deepEqual(error.issues.map((i) => [i.code, i.pos?.line, i.pos?.col]), [['renamed-value', 1, 31]]);
       assert.match(error.issues[0]!.message, new RegExp(`\`${successor}\` does what \`${old}\` did`));
     }
   }
