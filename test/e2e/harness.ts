@@ -81,6 +81,8 @@ export class Testbed {
   readonly router: string;
   readonly backends: Backend[];
   readonly dir: string;
+  /** More haproxy configuration for a backend, appended at every (re)start (e.g. a TLS frontend). */
+  haproxyExtra: ((b: Backend) => string) | undefined;
   private uplinks = 0;
 
   private constructor(lab: Lab, client: string, router: string, backends: Backend[], dir: string) {
@@ -179,7 +181,7 @@ export class Testbed {
   /** Starts (or, after `killHaproxy`, restarts) the backend's haproxy and waits for its monitor. */
   async startHaproxy(b: Backend): Promise<void> {
     const cfg = path.join(this.dir, `${b.name}.cfg`);
-    await writeFile(cfg, haproxyConfig(b));
+    await writeFile(cfg, haproxyConfig(b) + (this.haproxyExtra?.(b) ?? ''));
     b.haproxy = this.spawn(b.ns, ['haproxy', '-db', '-f', cfg]);
     await waitFor(`${b.name}'s monitor`, 5000, async () => (await this.monitor(b)) === 200);
   }

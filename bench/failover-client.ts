@@ -1,0 +1,105 @@
+/**
+ * bench:failover's clients, run inside the client namespace. Every source address is one client
+ * that keeps connecting to the service over TLS 1.3, one connection at a time with a pause
+ * between, offering the latest session it received (as a browser keeps its ticket), and asks
+ * which host answered. `holders` instead keep one slow request open after another: the live
+ * connections an event may cut. One NDJSON record per connection on stdout; stops on SIGTERM.
+ *
+ * Input on stdin: {"vip", "port", "sources": [...], "holders": [...], "pause", "timeout", "hold"}
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { text } from 'node:stream/consumers';
+
+interface Input {
+  vip: string;
+  port: number;
+  sources: string[];
+  holders: string[];
+  /** Mean pause between a client's connections, ms (spread +-20%). */
+  pause: number;
+  /** A connection that has not answered after this long is given up, ms. */
+  timeout: number;
+  /** How long a holder's request stays open, ms. */
+  hold: number;
+}
+
+export interface ConnectionRecord {
+  src: string;
+  kind: 'short' | 'hold';
+  /** Wall clock (epoch ms) at the start and end of the connection. */
+  t0: number;
+  t1: number;
+  host?: string;
+  resumed?: boolean;
+  /** The host whose session the client offered, if any. */
+  offered?: string;
+  error?: string;
+}
+
+const input = JSON.parse(await text(process.stdin)) as Input;
+let running = true;
+process.once('SIGTERM', () => (running = false));
+
+function exchange(src: string, path: string, session: Buffer | undefined, timeout: number): Promise<{ host?: string; resumed?: boolean; session?: Buffer; error?: string }> {
+  return new Promise((resolve) => {
+    let latest: Buffer | undefined;
+    let resumed: boolean | undefined;
+    let body = '';
+    const raw = net.connect({ host: input.vip, port: input.port, localAddress: src });
+    const socket = tls.connect({ socket: raw, servername: 'bench', rejectUnauthorized: false, minVersion: 'TLSv1.3', ...(session ? { session } : {}) });
+    const timer = setTimeout(() => finish({ error: 'timeout' }), timeout);
+    const finish = (r: { host?: string; error?: string }) => {
+      clearTimeout(timer);
+      socket.destroy();
+      raw.destroy();
+      resolve({ ...r, ...(resumed === undefined ? {} : { resumed }), ...(latest ? { session: latest } : {}) });
+    };
+    raw.once('error', (e: NodeJS.ErrnoException) => finish({ error: e.code ?? e.message }));
+    socket.on('session', (s: Buffer) => (latest = s));
+    socket.once('secureConnect', () => {
+      resumed = socket.isSessionReused();
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n`);
+    });
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (body += chunk));
+    socket.once('end', () => {
+      const status = /^HTTP\/1\.[01] (\d+)/.exec(body)?.[1];
+      const host = body.split('\r\n\r\n')[1]?.trim();
+      finish(status === '200' && host ? { host } : { error: `status-${status ?? 'none'}` });
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => finish({ error: e.code ?? e.message }));
+  });
+}
+
+const write = (r: ConnectionRecord) => process.stdout.write(`${JSON.stringify(r)}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function client(src: string): Promise<void> {
+  let session: Buffer | undefined;
+  let sessionHost: string | undefined;
+  // Spread the first connections over one pause.
+  await sleep(Math.random() * input.pause);
+  while (running) {
+    const t0 = Date.now();
+    const r = await exchange(src, '/', session, input.timeout);
+    write({ src, kind: 'short', t0, t1: Date.now(), ...(r.host ? { host: r.host } : {}), ...(r.resumed === undefined ? {} : { resumed: r.resumed }), ...(sessionHost ? { offered: sessionHost } : {}), ...(r.error ? { error: r.error } : {}) });
+    if (r.host && r.session) {
+      session = r.session;
+      sessionHost = r.host;
+    }
+    await sleep(input.pause * (0.8 + 0.4 * Math.random()));
+  }
+}
+
+async function holder(src: string): Promise<void> {
+  await sleep(Math.random() * input.hold);
+  while (running) {
+    const t0 = Date.now();
+    const r = await exchange(src, `/slow?ms=${input.hold}`, undefined, input.hold + input.timeout);
+    write({ src, kind: 'hold', t0, t1: Date.now(), ...(r.host ? { host: r.host } : {}), ...(r.error ? { error: r.error } : {}) });
+    if (r.error) await sleep(200);
+  }
+}
+
+await Promise.all([...input.sources.map(client), ...input.holders.map(holder)]);
