@@ -30,6 +30,8 @@ export interface ConnectionRecord {
   /** Wall clock (epoch ms) at the start and end of the connection. */
   t0: number;
   t1: number;
+  /** TCP connect time, ms: 1 s or more is a retransmitted SYN. */
+  connectMs?: number;
   host?: string;
   resumed?: boolean;
   /** The host whose session the client offered, if any. */
@@ -41,8 +43,10 @@ const input = JSON.parse(await text(process.stdin)) as Input;
 let running = true;
 process.once('SIGTERM', () => (running = false));
 
-function exchange(src: string, path: string, session: Buffer | undefined, timeout: number): Promise<{ host?: string; resumed?: boolean; session?: Buffer; error?: string }> {
+function exchange(src: string, path: string, session: Buffer | undefined, timeout: number): Promise<{ host?: string; resumed?: boolean; connectMs?: number; session?: Buffer; error?: string }> {
   return new Promise((resolve) => {
+    const started = Date.now();
+    let connectMs: number | undefined;
     let latest: Buffer | undefined;
     let resumed: boolean | undefined;
     let body = '';
@@ -53,8 +57,9 @@ function exchange(src: string, path: string, session: Buffer | undefined, timeou
       clearTimeout(timer);
       socket.destroy();
       raw.destroy();
-      resolve({ ...r, ...(resumed === undefined ? {} : { resumed }), ...(latest ? { session: latest } : {}) });
+      resolve({ ...r, ...(resumed === undefined ? {} : { resumed }), ...(connectMs === undefined ? {} : { connectMs }), ...(latest ? { session: latest } : {}) });
     };
+    raw.once('connect', () => (connectMs = Date.now() - started));
     raw.once('error', (e: NodeJS.ErrnoException) => finish({ error: e.code ?? e.message }));
     socket.on('session', (s: Buffer) => (latest = s));
     socket.once('secureConnect', () => {
@@ -83,7 +88,7 @@ async function client(src: string): Promise<void> {
   while (running) {
     const t0 = Date.now();
     const r = await exchange(src, '/', session, input.timeout);
-    write({ src, kind: 'short', t0, t1: Date.now(), ...(r.host ? { host: r.host } : {}), ...(r.resumed === undefined ? {} : { resumed: r.resumed }), ...(sessionHost ? { offered: sessionHost } : {}), ...(r.error ? { error: r.error } : {}) });
+    write({ src, kind: 'short', t0, t1: Date.now(), ...(r.connectMs === undefined ? {} : { connectMs: r.connectMs }), ...(r.host ? { host: r.host } : {}), ...(r.resumed === undefined ? {} : { resumed: r.resumed }), ...(sessionHost ? { offered: sessionHost } : {}), ...(r.error ? { error: r.error } : {}) });
     if (r.host && r.session) {
       session = r.session;
       sessionHost = r.host;
