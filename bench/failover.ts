@@ -21,7 +21,7 @@
  * host back. Writes bench/results/failover.{md,json,svg}.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -112,6 +112,8 @@ interface Timeline {
   events: Array<{ name: string; kind: EventKind; at: number }>;
   end: number;
   cross: { offered: number; resumed: number };
+  /** The steering process's CPU over the events, % of one core. */
+  cpuPercent: number;
 }
 
 const log = (text: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
@@ -162,6 +164,13 @@ async function startSteering(bed: Testbed, method: Method, file: string): Promis
   return { child, lines };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function stopProcess(bed: Testbed, child: ResultPromise): Promise<void> {
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -197,6 +206,8 @@ async function runMethod(bed: Testbed, method: Method, sources: string[], holder
   });
   const events: Timeline['events'] = [];
   const lb2 = bed.backends[1]!;
+  const cpuFrom = { cpu: await cpuSeconds(steering.child.pid), at: performance.now() };
+  let cpuPercent = 0;
   try {
     // Every client has a session from its host before the first event.
     await waitFor(`${method.name}: every client answered once`, 30_000, async () => sources.every((c) => answered.has(c)));
@@ -213,6 +224,7 @@ async function runMethod(bed: Testbed, method: Method, sources: string[], holder
       await sleep(SETTLE);
       log(`  ${method.name}: ${event.name} done`);
     }
+    cpuPercent = (100 * ((await cpuSeconds(steering.child.pid)) - cpuFrom.cpu)) / ((performance.now() - cpuFrom.at) / 1000);
   } finally {
     await stopProcess(bed, client);
     await stopProcess(bed, steering.child);
@@ -224,7 +236,8 @@ async function runMethod(bed: Testbed, method: Method, sources: string[], holder
   const elsewhere = records.filter((r) => r.host !== undefined && r.offered !== undefined && r.offered !== r.host);
   const cross = { offered: elsewhere.length, resumed: elsewhere.filter((r) => r.resumed).length };
   log(`  ${method.name}: ${cross.resumed} of ${cross.offered} sessions offered to another host resumed`);
-  return { records, events, end: Date.now(), cross };
+  log(`  ${method.name}: steering process CPU ${cpuPercent.toFixed(1)} % of one core`);
+  return { records, events, end: Date.now(), cross, cpuPercent };
 }
 
 /** Clients whose last answered connection before `at` came from `host`. */
@@ -312,6 +325,9 @@ function verdicts(rows: EventRow[]): Verdict[] {
   ];
 }
 
+/** Two checks per host (monitor-uri http, tcp), three hosts. */
+const RUNS_PER_SECOND = (3 * 2 * 1000) / TIMING.interval;
+
 const started = Date.now();
 const load = loadavg();
 const bed = await Testbed.create('fo');
@@ -333,6 +349,7 @@ try {
 
   const rows: EventRow[] = [];
   const cross: Record<string, { offered: number; resumed: number }> = {};
+  const cpu: Record<string, number> = {};
   for (const keys of ['per-host', 'shared'] as const) {
     sharedKeys = keys === 'shared';
     if (sharedKeys) await restartAll();
@@ -340,6 +357,7 @@ try {
       log(`${keys} keys: ${method.name}`);
       const timeline = await runMethod(bed, method, sources, holders);
       cross[`${keys} ${method.name}`] = timeline.cross;
+      cpu[`${keys} ${method.name}`] = timeline.cpuPercent;
       rows.push(...summarize(keys, method.name, timeline));
     }
   }
@@ -389,6 +407,12 @@ ${results.map((v) => `| ${v.target} | ${v.ok ? 'PASS' : 'FAIL'} | ${v.detail} |`
 
 ![full handshakes over the minimum and time to a working connection, by method and event](failover.svg)
 
+## Cost of the checks
+
+The steering process (the daemon: 3 hosts x 2 checks, each run every ${TIMING.interval} ms,
+so ${RUNS_PER_SECOND} check runs a second, plus the events' reconcile passes) used, as % of one
+core over its events: ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(1)} %`).join(', ')}.
+
 ## Per-host ticket keys (haproxy's default)
 
 ${table(rows.filter((r) => r.keys === 'per-host'))}
@@ -399,7 +423,7 @@ ${table(rows.filter((r) => r.keys === 'shared'))}
 `;
   const dir = path.join(HERE, 'results');
   await writeFile(path.join(dir, 'failover.md'), md);
-  await writeFile(path.join(dir, 'failover.json'), `${JSON.stringify({ started: new Date(started).toISOString(), load, clients: CLIENTS, holders: HOLDERS, timing: TIMING, targets: results, crossHost: cross, rows }, null, 2)}\n`);
+  await writeFile(path.join(dir, 'failover.json'), `${JSON.stringify({ started: new Date(started).toISOString(), load, clients: CLIENTS, holders: HOLDERS, timing: TIMING, targets: results, crossHost: cross, steeringCpuPercent: cpu, rows }, null, 2)}\n`);
   await writeFile(path.join(dir, 'failover.svg'), renderFailoverChart(rows.filter((r) => r.keys === 'per-host'), METHODS.map((m) => m.name), SILENT_TARGET_MS));
   process.stdout.write(`${md}\n`);
 } finally {
