@@ -8,6 +8,7 @@
  * Input on stdin: {"vip", "port", "sources": [...], "holders": [...], "pause", "timeout", "hold"}
  */
 import net from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { text } from 'node:stream/consumers';
 
@@ -26,7 +27,7 @@ interface Input {
 
 export interface ConnectionRecord {
   src: string;
-  kind: 'short' | 'hold';
+  kind: 'short' | 'hold' | 'lag';
   /** Wall clock (epoch ms) at the start and end of the connection. */
   t0: number;
   t1: number;
@@ -37,11 +38,16 @@ export interface ConnectionRecord {
   /** The host whose session the client offered, if any. */
   offered?: string;
   error?: string;
+  /** kind `lag`, written last: this process's event-loop delay p99 and max, ms (how late it saw what happened). */
+  lagP99?: number;
+  lagMax?: number;
 }
 
 const input = JSON.parse(await text(process.stdin)) as Input;
 let running = true;
 process.once('SIGTERM', () => (running = false));
+const lag = monitorEventLoopDelay({ resolution: 10 });
+lag.enable();
 
 function exchange(src: string, path: string, session: Buffer | undefined, timeout: number): Promise<{ host?: string; resumed?: boolean; connectMs?: number; session?: Buffer; error?: string }> {
   return new Promise((resolve) => {
@@ -93,7 +99,8 @@ async function client(src: string): Promise<void> {
       session = r.session;
       sessionHost = r.host;
     }
-    await sleep(input.pause * (0.8 + 0.4 * Math.random()));
+    // A failed connection is retried soon, as an application or a user would.
+    await sleep(r.error ? 200 : input.pause * (0.8 + 0.4 * Math.random()));
   }
 }
 
@@ -108,3 +115,4 @@ async function holder(src: string): Promise<void> {
 }
 
 await Promise.all([...input.sources.map(client), ...input.holders.map(holder)]);
+write({ src: '', kind: 'lag', t0: 0, t1: 0, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6 });

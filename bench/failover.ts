@@ -46,7 +46,7 @@ const DETECT_MS = TIMING.fall * TIMING.interval + TIMING.timeout;
 /** The silent-host target: detection, then one SYN retransmit after the move (Linux: 1 s, 3 s...). */
 const SILENT_TARGET_MS = DETECT_MS + 3500;
 const B = 1024;
-const CLIENTS = quick ? 120 : 256;
+const CLIENTS = quick ? 120 : 200;
 const HOLDERS = quick ? 12 : 24;
 const PAUSE = 1000;
 const TIMEOUT = 6000;
@@ -114,6 +114,8 @@ interface Timeline {
   cross: { offered: number; resumed: number };
   /** The steering process's CPU over the events, % of one core. */
   cpuPercent: number;
+  /** How late the client process saw what happened (event-loop delay), ms: the load's noise. */
+  clientLag: { p99: number; max: number };
 }
 
 const log = (text: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
@@ -236,8 +238,10 @@ async function runMethod(bed: Testbed, method: Method, sources: string[], holder
   const elsewhere = records.filter((r) => r.host !== undefined && r.offered !== undefined && r.offered !== r.host);
   const cross = { offered: elsewhere.length, resumed: elsewhere.filter((r) => r.resumed).length };
   log(`  ${method.name}: ${cross.resumed} of ${cross.offered} sessions offered to another host resumed`);
-  log(`  ${method.name}: steering process CPU ${cpuPercent.toFixed(1)} % of one core`);
-  return { records, events, end: Date.now(), cross, cpuPercent };
+  const lag = records.find((r) => r.kind === 'lag');
+  const clientLag = { p99: lag?.lagP99 ?? NaN, max: lag?.lagMax ?? NaN };
+  log(`  ${method.name}: steering process CPU ${cpuPercent.toFixed(1)} % of one core; client event-loop delay p99 ${clientLag.p99.toFixed(0)} ms, max ${clientLag.max.toFixed(0)} ms`);
+  return { records, events, end: Date.now(), cross, cpuPercent, clientLag };
 }
 
 /** Clients whose last answered connection before `at` came from `host`. */
@@ -260,9 +264,13 @@ function summarize(keys: EventRow['keys'], method: string, t: Timeline): EventRo
     const affected =
       event.kind === 'fail' ? clientsOn(t.records, 'lb2', event.at) : [...new Set(ok.filter((r) => r.host === 'lb2').map((r) => r.src))];
     const full = ok.filter((r) => r.resumed === false).length;
+    // From the client's first attempt after the event until one of its attempts was answered.
     const recover = affected
-      .map((c) => window.find((r) => r.src === c && r.host !== undefined))
-      .map((r) => (r ? r.t1 - event.at : Infinity))
+      .map((c) => {
+        const mine = window.filter((r) => r.src === c);
+        const answered = mine.find((r) => r.host !== undefined);
+        return answered && mine[0] ? answered.t1 - mine[0].t0 : Infinity;
+      })
       .sort((a, b) => a - b);
     const finite = recover.filter(Number.isFinite);
     // A live connection is cut by the first event it was open at, however long it took to fail.
@@ -350,6 +358,7 @@ try {
   const rows: EventRow[] = [];
   const cross: Record<string, { offered: number; resumed: number }> = {};
   const cpu: Record<string, number> = {};
+  const lag: Record<string, { p99: number; max: number }> = {};
   for (const keys of ['per-host', 'shared'] as const) {
     sharedKeys = keys === 'shared';
     if (sharedKeys) await restartAll();
@@ -358,6 +367,7 @@ try {
       const timeline = await runMethod(bed, method, sources, holders);
       cross[`${keys} ${method.name}`] = timeline.cross;
       cpu[`${keys} ${method.name}`] = timeline.cpuPercent;
+      lag[`${keys} ${method.name}`] = timeline.clientLag;
       rows.push(...summarize(keys, method.name, timeline));
     }
   }
@@ -391,13 +401,15 @@ Columns, per event (the window runs until the next event):
 - **resumed %**: successful connections that resumed their session.
 - **failed**: connections that ended in an error or were given up; **stalled**: connections
   whose TCP connect took 1 s or more (a retransmitted SYN).
-- **to working**: for each client of lb2 at a failure, the time from the event until its first
-  connection started after the event was answered.
+- **to working**: for each client of lb2 at a failure, the time from its first attempt after
+  the event until an attempt was answered (a failed attempt is retried after 200 ms).
 - **cut**: open holder requests that ended in an error.
 
 Run: ${new Date(started).toISOString()}, ${minutes} min, load average at start ${load.map((l) => l.toFixed(2)).join(' ')}
 on ${(await execa('nproc')).stdout} cores shared with other work (8 agents building this project):
-the absolute times carry that noise; the ratios and counts much less.
+the absolute times carry that noise; the ratios and counts much less. The client process's
+event-loop delay (how late it saw its sockets' events) p99 / max, ms:
+${Object.entries(lag).map(([k, v]) => `${k} ${v.p99.toFixed(0)} / ${v.max.toFixed(0)}`).join(', ')}.
 
 ## Targets
 
@@ -423,7 +435,7 @@ ${table(rows.filter((r) => r.keys === 'shared'))}
 `;
   const dir = path.join(HERE, 'results');
   await writeFile(path.join(dir, 'failover.md'), md);
-  await writeFile(path.join(dir, 'failover.json'), `${JSON.stringify({ started: new Date(started).toISOString(), load, clients: CLIENTS, holders: HOLDERS, timing: TIMING, targets: results, crossHost: cross, steeringCpuPercent: cpu, rows }, null, 2)}\n`);
+  await writeFile(path.join(dir, 'failover.json'), `${JSON.stringify({ started: new Date(started).toISOString(), load, clients: CLIENTS, holders: HOLDERS, timing: TIMING, targets: results, crossHost: cross, steeringCpuPercent: cpu, clientEventLoopDelayMs: lag, rows }, null, 2)}\n`);
   await writeFile(path.join(dir, 'failover.svg'), renderFailoverChart(rows.filter((r) => r.keys === 'per-host'), METHODS.map((m) => m.name), SILENT_TARGET_MS));
   process.stdout.write(`${md}\n`);
 } finally {
