@@ -97,6 +97,8 @@ export interface EventRow {
   connections: number;
   resumedPct: number;
   failed: number;
+  /** Failed connections by cause: errno code, `timeout` (given up), `status-NNN`. */
+  errors: Record<string, number>;
   stalled: number;
   /** Time from the event until each affected client had a working connection, ms. */
   recoverP50: number | null;
@@ -259,7 +261,9 @@ function percentile(sorted: readonly number[], p: number): number | null {
 function summarize(keys: EventRow['keys'], method: string, t: Timeline): EventRow[] {
   return t.events.map((event, i) => {
     const until = t.events[i + 1]?.at ?? t.end;
-    const window = t.records.filter((r) => r.kind === 'short' && r.t0 >= event.at && r.t0 < until);
+    // Connections that ended in the window: one in flight when the next event strikes is that event's.
+    const window = t.records.filter((r) => r.kind === 'short' && r.t1 >= event.at && r.t1 < until);
+    const after = window.filter((r) => r.t0 >= event.at);
     const ok = window.filter((r) => r.host !== undefined);
     const affected =
       event.kind === 'fail' ? clientsOn(t.records, 'lb2', event.at) : [...new Set(ok.filter((r) => r.host === 'lb2').map((r) => r.src))];
@@ -267,7 +271,7 @@ function summarize(keys: EventRow['keys'], method: string, t: Timeline): EventRo
     // From the client's first attempt after the event until one of its attempts was answered.
     const recover = affected
       .map((c) => {
-        const mine = window.filter((r) => r.src === c);
+        const mine = after.filter((r) => r.src === c);
         const answered = mine.find((r) => r.host !== undefined);
         return answered && mine[0] ? answered.t1 - mine[0].t0 : Infinity;
       })
@@ -285,6 +289,7 @@ function summarize(keys: EventRow['keys'], method: string, t: Timeline): EventRo
       connections: window.length,
       resumedPct: ok.length === 0 ? 0 : (100 * ok.filter((r) => r.resumed).length) / ok.length,
       failed: window.length - ok.length,
+      errors: window.reduce<Record<string, number>>((out, r) => (r.error === undefined ? out : { ...out, [r.error]: (out[r.error] ?? 0) + 1 }), {}),
       stalled: window.filter((r) => (r.connectMs ?? 0) >= 1000).length,
       recoverP50: event.kind === 'fail' ? percentile(finite, 50) : null,
       recoverP99: event.kind === 'fail' ? percentile(finite, 99) : null,
@@ -302,7 +307,8 @@ function table(rows: EventRow[]): string {
   const out = ['| method | event | full / minimum | resumed % | failed | stalled (SYN retransmit) | to working p50 / p99 / max (s) | cut |', '|---|---|---|---|---|---|---|---|'];
   for (const r of rows) {
     const recover = r.recoverP50 === null ? '-' : `${sec(r.recoverP50)} / ${sec(r.recoverP99)} / ${sec(r.recoverMax)}${r.unrecovered ? ` (+${r.unrecovered} never)` : ''}`;
-    out.push(`| ${r.method} | ${r.event} | ${r.full} / ${r.minimum} = ${fmt(r.ratio)} | ${r.resumedPct.toFixed(1)} | ${r.failed} | ${r.stalled} | ${recover} | ${r.cut} |`);
+    const causes = Object.entries(r.errors).map(([code, n]) => `${code} ${n}`).join(', ');
+    out.push(`| ${r.method} | ${r.event} | ${r.full} / ${r.minimum} = ${fmt(r.ratio)} | ${r.resumedPct.toFixed(1)} | ${r.failed}${causes ? ` (${causes})` : ''} | ${r.stalled} | ${recover} | ${r.cut} |`);
   }
   return out.join('\n');
 }
@@ -395,7 +401,7 @@ ${TIMEOUT / 1000} s. Every event hits lb2 of 3 hosts; checks are haproxy's monit
 plus a tcp connect to its web port, interval ${TIMING.interval} ms, timeout ${TIMING.timeout} ms,
 fall ${TIMING.fall}, rise ${TIMING.rise}: detection ${DETECT_MS} ms. B = ${B}.
 
-Columns, per event (the window runs until the next event):
+Columns, per event (connections that ended between this event and the next):
 - **full / minimum**: successful connections that needed a full handshake, against the clients
   that had to: on a failure the clients of lb2, on a return the clients that lb2 serves again.
 - **resumed %**: successful connections that resumed their session.
