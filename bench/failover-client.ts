@@ -3,7 +3,7 @@
  * that keeps connecting to the service over TLS 1.3, one connection at a time with a pause
  * between, offering the latest session it received (as a browser keeps its ticket), and asks
  * which host answered. `holders` instead keep one slow request open after another: the live
- * connections an event may cut. One NDJSON record per connection on stdout; stops on SIGTERM.
+ * connections an event may cut. One NDJSON record per connection on stdout; on SIGTERM its event-loop delay, then it exits.
  *
  * Input on stdin: {"vip", "port", "sources": [...], "holders": [...], "pause", "timeout", "hold"}
  */
@@ -44,10 +44,13 @@ export interface ConnectionRecord {
 }
 
 const input = JSON.parse(await text(process.stdin)) as Input;
-let running = true;
-process.once('SIGTERM', () => (running = false));
 const lag = monitorEventLoopDelay({ resolution: 10 });
 lag.enable();
+// Connections still open at the end belong to no event; stdout to a pipe is written synchronously on Linux.
+process.once('SIGTERM', () => {
+  write({ src: '', kind: 'lag', t0: 0, t1: 0, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6 });
+  process.exit(0);
+});
 
 function exchange(src: string, path: string, session: Buffer | undefined, timeout: number): Promise<{ host?: string; resumed?: boolean; connectMs?: number; session?: Buffer; error?: string }> {
   return new Promise((resolve) => {
@@ -91,7 +94,7 @@ async function client(src: string): Promise<void> {
   let sessionHost: string | undefined;
   // Spread the first connections over one pause.
   await sleep(Math.random() * input.pause);
-  while (running) {
+  for (;;) {
     const t0 = Date.now();
     const r = await exchange(src, '/', session, input.timeout);
     write({ src, kind: 'short', t0, t1: Date.now(), ...(r.connectMs === undefined ? {} : { connectMs: r.connectMs }), ...(r.host ? { host: r.host } : {}), ...(r.resumed === undefined ? {} : { resumed: r.resumed }), ...(sessionHost ? { offered: sessionHost } : {}), ...(r.error ? { error: r.error } : {}) });
@@ -106,7 +109,7 @@ async function client(src: string): Promise<void> {
 
 async function holder(src: string): Promise<void> {
   await sleep(Math.random() * input.hold);
-  while (running) {
+  for (;;) {
     const t0 = Date.now();
     const r = await exchange(src, `/slow?ms=${input.hold}`, undefined, input.hold + input.timeout);
     write({ src, kind: 'hold', t0, t1: Date.now(), ...(r.host ? { host: r.host } : {}), ...(r.error ? { error: r.error } : {}) });
@@ -115,4 +118,3 @@ async function holder(src: string): Promise<void> {
 }
 
 await Promise.all([...input.sources.map(client), ...input.holders.map(holder)]);
-write({ src: '', kind: 'lag', t0: 0, t1: 0, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6 });
