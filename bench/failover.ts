@@ -118,6 +118,8 @@ interface Timeline {
   cpuPercent: number;
   /** How late the client process saw what happened (event-loop delay), ms: the load's noise. */
   clientLag: { p99: number; max: number };
+  /** The steering daemon's host transitions and state decisions, in order. */
+  verdicts: string[];
 }
 
 const log = (text: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${text}\n`);
@@ -234,8 +236,11 @@ async function runMethod(bed: Testbed, method: Method, sources: string[], holder
     await stopProcess(bed, steering.child);
     await clearRouter(bed);
   }
-  const kills = steering.lines.filter((l) => /states of a down host/.test(String(l.msg))).map((l) => `${l.msg} (${String(l.reason)})`);
-  log(`  ${method.name}: ${records.length} connections; state decisions: ${kills.join('; ') || 'none'}`);
+  // What the daemon saw and did, in order: host transitions (a false down under load shows here) and state decisions.
+  const verdicts = steering.lines
+    .filter((l) => /^lb\d \w+ -> \w+$/.test(String(l.msg)) || /states of a down host/.test(String(l.msg)))
+    .map((l) => (/states/.test(String(l.msg)) ? `${String(l.msg).startsWith('killed') ? 'killed' : 'kept'} (${String(l.reason)})` : `${String(l.msg)}${l.to === 'down' ? ` [${String(l.reason).replace(/ .*/, '')}]` : ''}`));
+  log(`  ${method.name}: ${records.length} connections; ${verdicts.join(', ')}`);
   // Answered connections that offered a session from another host, and those that resumed it.
   const elsewhere = records.filter((r) => r.host !== undefined && r.offered !== undefined && r.offered !== r.host);
   const cross = { offered: elsewhere.length, resumed: elsewhere.filter((r) => r.resumed).length };
@@ -243,7 +248,7 @@ async function runMethod(bed: Testbed, method: Method, sources: string[], holder
   const lag = records.find((r) => r.kind === 'lag');
   const clientLag = { p99: lag?.lagP99 ?? NaN, max: lag?.lagMax ?? NaN };
   log(`  ${method.name}: steering process CPU ${cpuPercent.toFixed(1)} % of one core; client event-loop delay p99 ${clientLag.p99.toFixed(0)} ms, max ${clientLag.max.toFixed(0)} ms`);
-  return { records, events, end: Date.now(), cross, cpuPercent, clientLag };
+  return { records, events, end: Date.now(), cross, cpuPercent, clientLag, verdicts };
 }
 
 /** Clients whose last answered connection before `at` came from `host`. */
@@ -365,6 +370,7 @@ try {
   const cross: Record<string, { offered: number; resumed: number }> = {};
   const cpu: Record<string, number> = {};
   const lag: Record<string, { p99: number; max: number }> = {};
+  const seen: Record<string, string[]> = {};
   for (const keys of ['per-host', 'shared'] as const) {
     sharedKeys = keys === 'shared';
     if (sharedKeys) await restartAll();
@@ -374,6 +380,7 @@ try {
       cross[`${keys} ${method.name}`] = timeline.cross;
       cpu[`${keys} ${method.name}`] = timeline.cpuPercent;
       lag[`${keys} ${method.name}`] = timeline.clientLag;
+      seen[`${keys} ${method.name}`] = timeline.verdicts;
       rows.push(...summarize(keys, method.name, timeline));
     }
   }
@@ -431,6 +438,14 @@ The steering process (the daemon: 3 hosts x 2 checks, each run every ${TIMING.in
 so ${RUNS_PER_SECOND} check runs a second, plus the events' reconcile passes) used, as % of one
 core over its events: ${Object.entries(cpu).map(([k, v]) => `${k} ${v.toFixed(1)} %`).join(', ')}.
 
+## What each daemon saw
+
+Host transitions (with the failing check's code) and state decisions, in order. Six are
+expected per run (lb2 down and up three times); more are false downs of a check timing out on
+the loaded machine, each of which moves a host's clients twice.
+
+${Object.entries(seen).map(([k, v]) => `- ${k}: ${v.join(', ')}`).join('\n')}
+
 ## Per-host ticket keys (haproxy's default)
 
 ${table(rows.filter((r) => r.keys === 'per-host'))}
@@ -441,7 +456,7 @@ ${table(rows.filter((r) => r.keys === 'shared'))}
 `;
   const dir = path.join(HERE, 'results');
   await writeFile(path.join(dir, 'failover.md'), md);
-  await writeFile(path.join(dir, 'failover.json'), `${JSON.stringify({ started: new Date(started).toISOString(), load, clients: CLIENTS, holders: HOLDERS, timing: TIMING, targets: results, crossHost: cross, steeringCpuPercent: cpu, clientEventLoopDelayMs: lag, rows }, null, 2)}\n`);
+  await writeFile(path.join(dir, 'failover.json'), `${JSON.stringify({ started: new Date(started).toISOString(), load, clients: CLIENTS, holders: HOLDERS, timing: TIMING, targets: results, crossHost: cross, steeringCpuPercent: cpu, clientEventLoopDelayMs: lag, daemonVerdicts: seen, rows }, null, 2)}\n`);
   await writeFile(path.join(dir, 'failover.svg'), renderFailoverChart(rows.filter((r) => r.keys === 'per-host'), METHODS.map((m) => m.name), SILENT_TARGET_MS));
   process.stdout.write(`${md}\n`);
 } finally {
