@@ -45,9 +45,14 @@ export interface ConnectionRecord {
 
 const input = JSON.parse(await text(process.stdin)) as Input;
 const lag = monitorEventLoopDelay({ resolution: 10 });
+/** Start of each holder's request in flight. */
+const holding = new Map<string, number>();
 lag.enable();
 // Connections still open at the end belong to no event; stdout to a pipe is written synchronously on Linux.
 process.once('SIGTERM', () => {
+  // A live request long past its due time is as cut as one that failed, though its timeout has not struck yet.
+  const now = Date.now();
+  for (const [src, t0] of holding) if (now - t0 > input.hold + 1000) write({ src, kind: 'hold', t0, t1: now, error: 'overdue-at-end' });
   write({ src: '', kind: 'lag', t0: 0, t1: 0, lagP99: lag.percentile(99) / 1e6, lagMax: lag.max / 1e6 });
   process.exit(0);
 });
@@ -111,7 +116,9 @@ async function holder(src: string): Promise<void> {
   await sleep(Math.random() * input.hold);
   for (;;) {
     const t0 = Date.now();
+    holding.set(src, t0);
     const r = await exchange(src, `/slow?ms=${input.hold}`, undefined, input.hold + input.timeout);
+    holding.delete(src);
     write({ src, kind: 'hold', t0, t1: Date.now(), ...(r.host ? { host: r.host } : {}), ...(r.error ? { error: r.error } : {}) });
     if (r.error) await sleep(200);
   }

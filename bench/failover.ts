@@ -239,7 +239,7 @@ async function runMethod(bed: Testbed, method: Method, sources: string[], holder
   // What the daemon saw and did, in order: host transitions (a false down under load shows here) and state decisions.
   const verdicts = steering.lines
     .filter((l) => /^lb\d \w+ -> \w+$/.test(String(l.msg)) || /states of a down host/.test(String(l.msg)))
-    .map((l) => (/states/.test(String(l.msg)) ? `${String(l.msg).startsWith('killed') ? 'killed' : 'kept'} (${String(l.reason)})` : `${String(l.msg)}${l.to === 'down' ? ` [${String(l.reason).replace(/ .*/, '')}]` : ''}`));
+    .map((l) => (/states/.test(String(l.msg)) ? `${String(l.msg).startsWith('killed') ? 'killed' : 'kept'} (${String(l.reason)})` : `${String(l.msg)}${l.to === 'down' ? ` [${String(l.reason).split(' ').slice(0, 2).join(' ')}]` : ''}`));
   log(`  ${method.name}: ${records.length} connections; ${verdicts.join(', ')}`);
   // Answered connections that offered a session from another host, and those that resumed it.
   const elsewhere = records.filter((r) => r.host !== undefined && r.offered !== undefined && r.offered !== r.host);
@@ -416,7 +416,8 @@ Columns, per event (connections that ended between this event and the next):
   whose TCP connect took 1 s or more (a retransmitted SYN).
 - **to working**: for each client of lb2 at a failure, the time from its first attempt after
   the event until an attempt was answered (a failed attempt is retried after 200 ms).
-- **cut**: open holder requests that ended in an error.
+- **cut**: holder requests open at the event that ended in an error, or were still open well
+  past their due time when the run ended.
 
 Run: ${new Date(started).toISOString()}, ${minutes} min, load average at start ${load.map((l) => l.toFixed(2)).join(' ')}
 on ${(await execa('nproc')).stdout} cores shared with other work (8 agents building this project):
