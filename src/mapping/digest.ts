@@ -44,3 +44,10 @@ export function mappingDigest(mapping: EffectiveMapping): string {
   });
   return xxh64Hex(JSON.stringify(['pfsteer-mapping', 1, mapping.buckets, mapping.seed, partition, owners]));
 }
+
+/** The digest of buckets read back from the filter (`inspect`); a bucket not read is unknown. */
+export function digestOfBuckets(config: Config, buckets: ReadonlyArray<{ bucket: number; host: string | null | undefined }>): string {
+  const owners = new Array<string | null | undefined>(config.buckets.count).fill(undefined);
+  for (const b of buckets) owners[b.bucket] = b.host;
+  return mappingDigest(effectiveMapping(config, owners));
+}

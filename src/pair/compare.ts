@@ -89,6 +89,8 @@ function eligibilityReasons(views: readonly Reason[], here: PairSide, peer: Pair
     if (hosts && !hosts.has(r.host)) return false;
     const a = find(here, r.host);
     const b = find(peer, r.host);
+    const eligible = (h: Host | undefined) => !down(h) && !drained(h);
+    if (eligible(a) === eligible(b)) return false;
     return r.kind === 'health' ? down(a) !== down(b) : drained(a) !== drained(b);
   });
 }
