@@ -20,7 +20,7 @@ import { Drains, type DrainChanges } from './drains.ts';
 import { createMetrics, type Metrics, type SteeringView } from './metrics.ts';
 import { eligibleHosts } from './plan.ts';
 import { Reconciler } from './reconciler.ts';
-import { readState, writeState } from './state-file.ts';
+import { readState, writeState, type PersistentState } from './state-file.ts';
 
 export interface DaemonParts {
   createDriver(config: Config, logger: Logger): Driver;
@@ -102,9 +102,12 @@ export class Daemon {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    for (const host of this.#drains.restore(await readState(config.daemon.stateFile), config.hosts, Date.now())) {
+    const saved = await readState(config.daemon.stateFile);
+    for (const host of this.#drains.restore(saved, config.hosts, Date.now())) {
       this.#logger.warn({ host }, 'state file drains a host the config no longer has; ignored');
     }
+    // A config drain added while the daemon was stopped starts now; keep that time for the next start.
+    await this.#saveDrainTimes(saved);
     // A layout pf cannot hold would fail bucket by bucket; refuse it whole, before loading any.
     await this.#driver.prepare?.();
     try {
@@ -235,6 +238,16 @@ export class Daemon {
     return changes;
   }
 
+  /**
+   * The config is where its drains live; the state file only keeps their times across a
+   * restart, so failing to save them is logged, never fatal.
+   */
+  async #saveDrainTimes(saved: PersistentState): Promise<void> {
+    const now = this.#drains.persisted();
+    if (JSON.stringify(now) === JSON.stringify({ ...saved, since: saved.since ?? {}, configSince: saved.configSince ?? {} })) return;
+    await writeState(this.#config.daemon.stateFile, now).catch((error: unknown) => this.#logger.error({ err: error }, 'cannot save the drains\' times'));
+  }
+
   async #afterDrainChange(changes: DrainChanges): Promise<void> {
     if (this.#ready) await this.#reconciler.run();
     this.#followWaits(changes);
@@ -281,12 +294,11 @@ export class Daemon {
     }
     this.#config = config;
     this.#driver = driver;
+    const before = this.#drains.persisted();
     const drains = this.#drains.clone();
     const changes = drains.applyConfig(config.hosts, Date.now());
-    const saved = JSON.stringify(this.#drains.persisted()) === JSON.stringify(drains.persisted());
     this.#drains = drains;
-    // The config is where these drains live; the file only keeps their times across a restart.
-    if (!saved) await writeState(config.daemon.stateFile, drains.persisted()).catch((error: unknown) => this.#logger.error({ err: error }, 'cannot save the drains\' times'));
+    await this.#saveDrainTimes(before);
     this.#reconciler.replace({ config, mapper: buildMapper(config), driver });
     this.#health.update(config.hosts);
     await oldDriver.close();
