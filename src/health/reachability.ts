@@ -9,8 +9,7 @@
  * (haproxy's `monitor fail`, 503) is being drained on purpose and its live connections must
  * finish, so its states stay.
  */
-import type { Check } from '../config/model.ts';
-import type { KillStatesPolicy } from '../config/model.ts';
+import type { Check, KillStatesPolicy } from '../config/model.ts';
 import { CHECK_CODES, type KnownCheckCode } from './codes.ts';
 import type { CheckCode } from './types.ts';
 

@@ -223,14 +223,16 @@ export class Testbed {
   /**
    * A config for the daemon itself, to run inside a router namespace (so no command prefix):
    * http checks of every backend's monitor-uri with `timing`, its control socket and state file
-   * named after `name` in the testbed's directory.
+   * named after `name` in the testbed's directory. States are never killed unless `killStates`
+   * says otherwise: with test timeouts this short, a false down on a loaded machine would cut
+   * the flows that drain tests hold open.
    */
   daemonConfig(name: string, timing: CheckTiming, opts: { buckets?: number; killStates?: KillStatesPolicy } = {}): Config {
     const base = nftTestConfig({ table: 'pfsteer', prefix: [], ...(opts.buckets === undefined ? {} : { buckets: opts.buckets }) });
     return {
       ...base,
       defaults: timing,
-      policy: { ...base.policy, killStatesOnDown: opts.killStates ?? base.policy.killStatesOnDown },
+      policy: { ...base.policy, killStatesOnDown: opts.killStates ?? 'never' },
       control: { socket: path.join(this.dir, `${name}.sock`), mode: 0o600 },
       daemon: { ...base.daemon, stateFile: path.join(this.dir, `${name}.state.json`) },
       hosts: base.hosts.map((h) => {

@@ -38,7 +38,7 @@ function withTcpChecks(config: Config): Config {
 
 before(async () => {
   bed = await Testbed.create('kp');
-  const file = await bed.writeConfig('r', withTcpChecks(bed.daemonConfig('r', TIMING, { buckets: B })));
+  const file = await bed.writeConfig('r', withTcpChecks(bed.daemonConfig('r', TIMING, { buckets: B, killStates: 'unreachable' })));
   observer = new NftDriver(bed.config({ buckets: B }));
   daemon = await DaemonProcess.start(bed.lab, bed.router, file);
   base = await reach(clients);
