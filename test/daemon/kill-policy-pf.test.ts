@@ -63,13 +63,13 @@ for (const dialect of ['freebsd', 'openbsd'] as const) {
       assert.ok(before.lb2 > 0 && before.lb3 > 0, JSON.stringify(before));
 
       backends[1]!.healthy = false;
-      await until(() => decided('lb2') !== undefined, 30_000, "lb2 down and decided");
+      await until(() => decided('lb2') !== undefined, 30_000, 'lb2 down and decided');
       assert.deepEqual([decided('lb2')!.msg, decided('lb2')!.reason], ['states of a down host kept', 'http-status']);
       assert.equal(emulator.statesTo(lb2), before.lb2);
 
       backends[2]!.server.close();
       backends[2]!.server.closeAllConnections();
-      await until(() => decided('lb3') !== undefined, 30_000, "lb3 down and its states decided");
+      await until(() => decided('lb3') !== undefined, 30_000, 'lb3 down and its states decided');
       assert.deepEqual([decided('lb3')!.msg, decided('lb3')!.reason, decided('lb3')!.killed], ['killed states of a down host', 'refused', before.lb3]);
       assert.equal(emulator.statesTo(lb3), 0);
       assert.equal(emulator.statesTo(lb2), before.lb2, "lb2's states still there");

@@ -16,7 +16,7 @@ import { MemoryDriver } from '../../src/drivers/memory.ts';
 import { parseAddress } from '../../src/net/address.ts';
 import { until } from '../support/until.ts';
 
-const INTERVAL = 100;
+const INTERVAL = 1000;
 const HOSTS = ['lb1', 'lb2', 'lb3'];
 const address = (i: number) => `10.0.1.${11 + i}`;
 let dir: string;
@@ -42,7 +42,7 @@ async function writeConfig(policy?: KillStatesPolicy): Promise<string> {
   const file = join(dir, 'pfsteer.yaml');
   await writeFile(
     file,
-    `defaults: {interval: ${INTERVAL}ms, timeout: 90ms, rise: 1, fall: 1, jitter: 0ms}
+    `defaults: {interval: ${INTERVAL}ms, timeout: 800ms, rise: 1, fall: 1, jitter: 0ms}
 buckets: {count: 16}
 driver: memory
 ${policy ? `policy: {kill_states_on_down: ${policy}}\n` : ''}control: {socket: ${join(dir, 'control.sock')}, mode: "0600"}
@@ -83,9 +83,9 @@ const owns = (driver: MemoryDriver, host: string) => [...driver.buckets.values()
 
 /** Waits until `host` lost its buckets and the daemon logged what it did with its states. */
 async function downAndDecided(run: Run, host: string): Promise<Record<string, unknown>> {
-  await until(() => !owns(run.driver, host), 3000, `${host}'s buckets moved`);
+  await until(() => !owns(run.driver, host), 10_000, `${host}'s buckets moved`);
   let line: Record<string, unknown> | undefined;
-  await until(() => (line = run.lines.find((l) => l.host === host && /states of a down host/.test(String(l.msg)))) !== undefined, 2000, `${host}'s states decided`);
+  await until(() => (line = run.lines.find((l) => l.host === host && /states of a down host/.test(String(l.msg)))) !== undefined, 5000, `${host}'s states decided`);
   return line!;
 }
 
@@ -116,7 +116,7 @@ test('a drained host that then fails as unreachable keeps its states', async () 
   await withDaemon(undefined, async (run) => {
     await run.daemon.drain('lb1');
     await answer('lb1', 69);
-    await until(() => run.lines.some((l) => l.host === 'lb1' && l.msg === 'lb1 up -> down'), 3000, 'lb1 down');
+    await until(() => run.lines.some((l) => l.host === 'lb1' && l.msg === 'lb1 up -> down'), 10_000, 'lb1 down');
     await new Promise((r) => setTimeout(r, 3 * INTERVAL));
     assert.equal(statesOf(run.driver, 'lb1'), 5);
     assert.ok(!run.lines.some((l) => /states of a down host/.test(String(l.msg))), 'no decision is even logged for a drained host');
