@@ -5,19 +5,35 @@
  * one ends in a verdict with its own code each interval, and close() is bounded.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { pino } from 'pino';
 import type { ExecCheck } from '../../src/config/model.ts';
+import { callControl } from '../../src/daemon/control-client.ts';
 import { HealthMonitor } from '../../src/health/monitor.ts';
 import { DRAIN_MS } from '../../src/health/run-command.ts';
 import type { CheckResult } from '../../src/health/types.ts';
 
 const BIN = fileURLToPath(new URL('../fixtures/bin/', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const SLACK = 500;
+
+/** Kills, by pid, the grandchildren that escaped their group (`escaped PID` lines of the pid file). */
+async function killEscaped(pidFile: string): Promise<number> {
+  const lines = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('escaped '));
+  for (const line of lines) {
+    try {
+      process.kill(Number(line.slice('escaped '.length)), 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  return lines.length;
+}
 
 test('hostile exec checks beside a plain one: verdicts on schedule, each with its code, close() bounded', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'pfsteer-hostile-'));
@@ -56,14 +72,51 @@ test('hostile exec checks beside a plain one: verdicts on schedule, each with it
     assert.ok(closeMs <= 200 + DRAIN_MS + SLACK, `close() took ${closeMs} ms`);
   } finally {
     // The escaped grandchildren are outside every group the checker kills: end them by pid.
-    const lines = (await readFile(pidFile, 'utf8').catch(() => '')).split('\n');
-    for (const line of lines.filter((l) => l.startsWith('escaped '))) {
-      try {
-        process.kill(Number(line.slice('escaped '.length)), 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-    }
+    await killEscaped(pidFile);
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('pfsteer run with a check whose grandchild escapes: the host is up and SIGTERM ends the daemon at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pfsteer-hostile-'));
+  const file = join(dir, 'pfsteer.yaml');
+  const socket = join(dir, 'control.sock');
+  const pidFile = join(dir, 'pids');
+  await writeFile(
+    file,
+    `driver: memory
+buckets: {count: 16}
+control: {socket: ${socket}, mode: "0600"}
+daemon: {state_file: ${join(dir, 'state.json')}}
+defaults: {interval: 1s, timeout: 800ms, rise: 1, fall: 1}
+services:
+  std: {interface: em0, external: [203.0.113.10], ports: [443]}
+hosts:
+  lb1:
+    addresses: {std: 10.0.1.11}
+    checks: [{type: exec, command: [${join(BIN, 'setsid-exit')}], env: {PFSTEER_PIDS: ${pidFile}}}]
+  lb2: {addresses: {std: 10.0.1.12}}
+`,
+  );
+  const daemon = execa(process.execPath, [MAIN, 'run', '-c', file], { reject: false });
+  try {
+    let up = false;
+    for (let i = 0; i < 100 && !up; i++) {
+      const status = await callControl<{ hosts: Array<{ name: string; state: string }> }>(socket, 'GET', '/status', 1000).catch(() => undefined);
+      up = status?.hosts.some((h) => h.name === 'lb1' && h.state === 'up') ?? false;
+      if (!up) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(up, 'lb1 never came up: its check exits 0');
+  } finally {
+    const stopping = performance.now();
+    daemon.kill('SIGTERM');
+    const result = await daemon;
+    const stopMs = performance.now() - stopping;
+    const escaped = await killEscaped(pidFile);
+    await rm(dir, { recursive: true, force: true });
+    assert.equal(result.exitCode, 0, result.stderr);
+    assert.ok(escaped >= 1, 'the check never ran');
+    // The daemon waits for a run in flight: at most its timeout, kill_after and the drain.
+    assert.ok(stopMs <= 800 + 2000 + DRAIN_MS + 2 * SLACK, `SIGTERM took ${stopMs} ms`);
   }
 });
