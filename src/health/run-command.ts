@@ -74,7 +74,7 @@ function closed(stream: NodeJS.ReadableStream | null | undefined): Promise<void>
   if (!stream) return Promise.resolve();
   return new Promise((resolve) => {
     stream.once('close', resolve);
-    stream.once('error', () => resolve());
+    stream.on('error', () => resolve());
   });
 }
 
@@ -134,7 +134,7 @@ export function runCommand(options: CommandOptions): CommandRun {
   else options.signal?.addEventListener('abort', interrupt, { once: true });
 
   // Only a spawn that failed emits 'error' here: signals go through process.kill, not child.kill.
-  child.once('error', (error) => {
+  child.on('error', (error) => {
     if (child.pid !== undefined) return;
     cleanUp();
     settle(done(false, 'spawn-failed', spawnFailure(argv0, error)));
