@@ -261,8 +261,9 @@ test('an escaping check keeps its schedule beside its neighbour, and close() is 
     const escaping = runs.get('lb1') ?? [];
     const plain = runs.get('lb2') ?? [];
     assert.ok(plain.length >= 4, `the neighbour ran ${plain.length} times`);
-    // Each escaping run lasts its drain (250 ms) beyond the exit, well inside its 500 ms interval.
-    assert.ok(escaping.length >= plain.length - 1, `the escaping check ran ${escaping.length} times, its neighbour ${plain.length}`);
+    // Each escaping run lasts its drain (250 ms) beyond the exit, inside its 500 ms interval when
+    // the machine is idle; a loaded one stretches process start-up. Before the fix it ran once.
+    assert.ok(escaping.length >= 3 && escaping.length * 2 >= plain.length, `the escaping check ran ${escaping.length} times, its neighbour ${plain.length}`);
     assert.ok(escaping.every((r) => r.ok && r.code === 'escaped'), escaping.map((r) => r.code).join(', '));
     assert.ok(closeMs <= 300 + DRAIN_MS + SLACK, `close() took ${closeMs} ms`);
   } finally {
