@@ -10,7 +10,7 @@ import { checkKeyName, parseEndpoint, readArgv, readEnv, readPath } from './valu
 
 type Family = Service['family'];
 
-export const HOST_KEYS = ['weight', 'addresses', 'checks', 'on_up', 'on_down'] as const;
+export const HOST_KEYS = ['weight', 'addresses', 'checks', 'on_up', 'on_down', 'drain'] as const;
 /** A quarter of the most buckets: beyond that hosts would own less than 4 buckets each. */
 export const MAX_HOSTS = 1024;
 /** Checks of all hosts together: the health engine runs each on its own timer. */
@@ -60,6 +60,7 @@ function readHost(r: Reader, entry: Field, services: ReadonlyMap<string, Family>
   const down = onDown && readCommand(r, onDown);
   if (up) host.onUp = up;
   if (down) host.onDown = down;
+  if (section.take('drain', (f) => r.boolean(f), false)) host.drain = true;
   return targets && checks ? host : undefined;
 }
 
