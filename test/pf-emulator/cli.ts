@@ -204,11 +204,11 @@ function showTables(memory: PfMemory, anchor: string, verbose: number): Outcome 
   if (!anchorExists(memory, anchor)) return failure('pfctl: Anchor or Ruleset does not exist.\n');
   if (verbose >= 2) return failure('pfctl emulator: -s Tables -vv is not emulated\n');
   const tables = rulesetTables(memory, anchor) ?? {};
-  const source = anchor === '' ? memory.main : (memory.anchors[anchor]?.source ?? '');
+  const source = anchor === '' ? memory.main : (memory.anchors[anchor]?.rules ?? '');
   const named = referencedTables(parseRuleset(source, memory.os).rules);
   const fromAnchors = new Set<string>();
   if (anchor === '') {
-    for (const a of Object.values(memory.anchors)) for (const n of referencedTables(parseRuleset(a.source, memory.os).rules)) if (!a.tables[n]) fromAnchors.add(n);
+    for (const a of Object.values(memory.anchors)) for (const n of referencedTables(parseRuleset(a.rules, memory.os).rules)) if (!a.tables[n]) fromAnchors.add(n);
   }
   const names = Object.keys(tables).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const line = (name: string): string => {
@@ -223,7 +223,7 @@ function showTables(memory: PfMemory, anchor: string, verbose: number): Outcome 
 function showRules(memory: PfMemory, modifier: 'nat' | 'rules', anchor: string, verbose: number): Outcome {
   if (anchor.endsWith('*')) return failure('pfctl emulator: recursive anchor listing is not emulated\n');
   const loaded = anchor === '' ? undefined : memory.anchors[anchor];
-  const source = anchor === '' ? memory.main : loaded?.source;
+  const source = anchor === '' ? memory.main : loaded?.rules;
   if (source === undefined) {
     if (anchorExists(memory, anchor)) return OK;
     return failure('pfctl: DIOCGETRULES: Invalid argument\n');
@@ -278,9 +278,10 @@ function show(memory: PfMemory, what: string, anchor: string, verbose: number): 
 function dropRules(memory: PfMemory, anchor: string, nat: boolean): void {
   const loaded = memory.anchors[anchor];
   if (!loaded) return;
-  const rules = expandedRules(memory, loaded.source);
+  const rules = expandedRules(memory, loaded.rules);
   const kept = rules.map((e, i) => ({ e, c: loaded.counters[i]! })).filter(({ e }) => isNatRule(e.rule) !== nat);
   loaded.source = kept.map(({ e }) => `${printRule(e, memory.os)}\n`).join('');
+  loaded.rules = loaded.source;
   loaded.counters = kept.map(({ c }) => c);
 }
 
@@ -381,7 +382,7 @@ function tableOnAnchor(store: Store, request: TableRequest): Outcome {
     const used = [tableCount(summary.mainTables), ...Object.values(summary.tableCounts)];
     const result: TableResult = runTableCommand(request.call, { tables, elsewhere, room: room(summary.os, summary.main, used) });
     if (!result.tables) return { result: result.outcome };
-    const anchor: LoadedAnchor = current ? { ...current, tables: result.tables } : { source: '', counters: [], loadedAt: Date.now(), tables: result.tables };
+    const anchor: LoadedAnchor = current ? { ...current, tables: result.tables } : { source: '', rules: '', counters: [], loadedAt: Date.now(), tables: result.tables };
     const empty = anchor.counters.length === 0 && Object.keys(anchor.tables).length === 0;
     return { anchor: empty ? null : anchor, result: result.outcome };
   });
@@ -396,7 +397,7 @@ function tableOnMemory(memory: PfMemory, request: TableRequest): Outcome {
   if (result.tables) {
     if (anchor === '') memory.mainTables = result.tables;
     else {
-      memory.anchors[anchor] = { ...(memory.anchors[anchor] ?? { source: '', counters: [], loadedAt: Date.now() }), tables: result.tables };
+      memory.anchors[anchor] = { ...(memory.anchors[anchor] ?? { source: '', rules: '', counters: [], loadedAt: Date.now() }), tables: result.tables };
       dropIfEmpty(memory, anchor);
     }
   }

@@ -254,7 +254,7 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
           const names = target.endsWith('/*') ? children(memory, target.slice(0, -2)) : memory.anchors[target] ? [target] : [];
           for (const name of names) {
             const anchor = memory.anchors[name]!;
-            if (walk(compile(parsed(memory, anchor.source), os), { name, tables: anchor.tables })) return true;
+            if (walk(compile(parsed(memory, anchor.rules), os), { name, tables: anchor.tables })) return true;
           }
         }
         i++;

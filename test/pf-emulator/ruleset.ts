@@ -5,7 +5,7 @@
  */
 import { formatAddress, formatCidr } from '../../src/net/address.ts';
 import type { HostSpec, Os, PortOp, Rule, Ruleset } from './grammar.ts';
-import { parseRuleset } from './grammar.ts';
+import { parseRuleset, withoutTables } from './grammar.ts';
 import type { Counters, LoadedAnchor, PfMemory } from './store.ts';
 import type { KTable } from './tables.ts';
 import { entryKey } from './tables.ts';
@@ -106,6 +106,7 @@ export function loadedAnchor(source: string, ruleset: Ruleset, current: Record<s
   const loadedAt = Date.now();
   return {
     source,
+    rules: withoutTables(source, ruleset),
     counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0 })),
     loadedAt,
     tables: loadTables(current, ruleset, loadedAt),

@@ -52,6 +52,8 @@ export interface TableCount {
  */
 export interface LoadedAnchor {
   source: string;
+  /** `source` without its table statements: what printing and evaluating the rules parse. */
+  rules: string;
   /** Per printed (expanded) rule, in order. */
   counters: Counters[];
   loadedAt: number;
