@@ -248,7 +248,8 @@ function show(memory: PfMemory, what: string, anchor: string, verbose: number): 
     case 'rules':
       return showRules(memory, modifier, anchor, verbose);
     case 'Anchors': {
-      if (!anchorExists(memory, anchor)) return failure('pfctl: DIOCGETRULESETS: Invalid argument\n');
+      // pfctl_show_anchors: FreeBSD's names the anchor, OpenBSD's err()s on the ioctl.
+      if (!anchorExists(memory, anchor)) return failure(memory.os === 'freebsd' ? `Anchor '${anchor}' not found.\n` : 'pfctl: DIOCGETRULESETS: Invalid argument\n');
       const prefix = anchor === '' ? '' : `${anchor}/`;
       const names = new Set<string>();
       for (const name of Object.keys(memory.anchors)) {

@@ -348,3 +348,8 @@ test('evaluation counts: the per-bucket layout costs a lookup per bucket, one an
     }
   }
 });
+
+test('-s Anchors of a missing anchor: FreeBSD names it, OpenBSD reports the ioctl', async () => {
+  assert.deepEqual(pick(await pfctl(emulator(), ['-a', 'pfsteer', '-s', 'Anchors'])), [1, "Anchor 'pfsteer' not found."]);
+  assert.deepEqual(pick(await pfctl(emulator('openbsd'), ['-a', 'pfsteer', '-s', 'Anchors'])), [1, 'pfctl: DIOCGETRULESETS: Invalid argument']);
+});
