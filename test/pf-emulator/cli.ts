@@ -10,7 +10,7 @@ import type { Os, Ruleset } from './grammar.ts';
 import { PfSyntaxError, parseRuleset } from './grammar.ts';
 import type { Outcome } from './outcome.ts';
 import { failure, OK, summary, usage } from './outcome.ts';
-import { expand, expandedRules, isNatRule, loadedAnchor, loadTables, printCounters, printRule, referencedTables } from './ruleset.ts';
+import { expandedRules, isNatRule, loadedAnchor, loadTables, printCounters, printRule, referencedTables } from './ruleset.ts';
 import type { LoadedAnchor, PfMemory, PfStateEntry, PfSummary, TableCount } from './store.ts';
 import { Store, tableCount } from './store.ts';
 import type { TableCall, TableResult } from './table-command.ts';
