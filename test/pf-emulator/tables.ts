@@ -63,10 +63,10 @@ export function parseTableAddress(text: string, os: Os): TableEntry {
     const mask = body.slice(slash);
     const digits = mask.slice(1);
     const bits = /^\d+$/.test(digits) ? Number(digits) : Number.NaN;
-    if (address.family === 4) {
-      if (!(bits <= 32)) throw new AddressError(undefined);
-    } else if (Number.isNaN(bits)) {
+    if (Number.isNaN(bits)) {
       throw new AddressError(os === 'freebsd' ? `invalid netmask '${mask}'` : `netmask is invalid: ${mask}`);
+    } else if (address.family === 4) {
+      if (bits > 32) throw new AddressError(undefined);
     } else if (bits > 128) {
       throw new AddressError(os === 'freebsd' ? `invalid netmask '${mask}'` : `netmask is too large: ${mask}`);
     }
