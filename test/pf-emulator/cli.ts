@@ -234,7 +234,7 @@ function showRules(memory: PfMemory, modifier: 'nat' | 'rules', anchor: string, 
   expandedRules(memory, source).forEach((e, index) => {
     if (isNatRule(e.rule) !== (modifier === 'nat')) return;
     lines.push(`${verbose >= 2 ? `@${number} ` : ''}${printRule(e, memory.os)}`);
-    if (verbose >= 1) lines.push(printCounters(counters[index] ?? { evaluations: 0, packets: 0, bytes: 0, states: 0 }));
+    if (verbose >= 1) lines.push(printCounters(counters[index] ?? { evaluations: 0, packets: 0, bytes: 0, states: 0, pid: process.pid }));
     number++;
   });
   return { code: 0, stdout: lines.map((l) => `${l}\n`).join(''), stderr: '' };

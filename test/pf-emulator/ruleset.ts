@@ -107,7 +107,7 @@ export function loadedAnchor(source: string, ruleset: Ruleset, current: Record<s
   return {
     source,
     rules: withoutTables(source, ruleset),
-    counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0 })),
+    counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0, pid: process.pid })),
     loadedAt,
     tables: loadTables(current, ruleset, loadedAt),
   };
@@ -117,7 +117,7 @@ export function printCounters(c: Counters): string {
   const pad = (n: number, w: number): string => String(n).padEnd(w);
   return [
     `  [ Evaluations: ${pad(c.evaluations, 10)}Packets: ${pad(c.packets, 10)}Bytes: ${pad(c.bytes, 12)}States: ${pad(c.states, 6)}]`,
-    `  [ Inserted: uid 0 pid ${process.pid} State Creations: ${pad(c.states, 6)}]`,
+    `  [ Inserted: uid 0 pid ${c.pid} State Creations: ${pad(c.states, 6)}]`,
   ].join('\n');
 }
 

@@ -22,6 +22,8 @@ export interface Counters {
   packets: number;
   bytes: number;
   states: number;
+  /** The pfctl process that loaded the rule (pf's cpid, which -v prints). */
+  pid: number;
 }
 
 export interface PfStateEntry {
