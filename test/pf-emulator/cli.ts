@@ -70,9 +70,14 @@ const CLEAR: Record<Os, readonly string[]> = {
   openbsd: ['rules', 'Sources', 'states', 'info', 'Tables', 'osfp', 'Reset', 'all'],
 };
 
+/** pf's pools in the order `-s memory` lists them, with the kernel's defaults (FreeBSD 12, OpenBSD). */
+const POOLS: Record<Os, Record<string, number>> = {
+  freebsd: { states: 10000, 'src-nodes': 10000, frags: 5000, 'table-entries': 200000 },
+  openbsd: { states: 100000, 'src-nodes': 10000, frags: 65536, tables: 1000, 'table-entries': 200000, 'pktdelay-pkts': 10000, anchors: 512 },
+};
+
 function limitsOf(main: Ruleset | undefined, os: Os): Record<string, number> {
-  const defaults: Record<string, number> = { states: 100000, 'src-nodes': 100000, frags: 5000, ...(os === 'openbsd' ? { tables: 1000 } : {}), 'table-entries': 200000 };
-  return { ...defaults, ...main?.limits };
+  return { ...POOLS[os], ...main?.limits };
 }
 
 /** pf_find_ruleset: a ruleset exists while it holds rules, tables or child anchors, or a rule names it. */
