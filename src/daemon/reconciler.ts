@@ -233,7 +233,7 @@ export class Reconciler {
     if (this.#closed) return 0;
     let observed;
     try {
-      observed = await this.#setup.driver.observe({ tables: false });
+      observed = await this.#setup.driver.observe();
     } catch (error) {
       this.#recordError('observe', error);
       return 0;

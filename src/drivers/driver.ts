@@ -32,14 +32,6 @@ export interface ObservedBucket {
   problems: string[];
 }
 
-export interface ObserveOptions {
-  /**
-   * Also read table contents (default true). Periodic drift checks skip them: they check the
-   * rules and the list of tables, whose repair is one load, at a few calls whatever B is.
-   */
-  tables?: boolean;
-}
-
 /** What the caller knows beyond the changes, for drivers whose unit of loading is larger than a bucket. */
 export interface ApplyContext {
   /** The whole desired mapping, every bucket in order (the changes are among them). */
@@ -62,7 +54,7 @@ export interface ApplyResult {
 export interface Driver {
   readonly kind: 'pf' | 'nft' | 'memory';
   /** Read every bucket the filter holds under pfsteer's name. */
-  observe(options?: ObserveOptions): Promise<ObservedBucket[]>;
+  observe(): Promise<ObservedBucket[]>;
   /** Refuses, before anything is loaded, a layout the filter's limits cannot hold. */
   prepare?(): Promise<void>;
   /** Load the assignments, each bucket old or new at every instant; one result per assignment, in order. */

@@ -26,7 +26,7 @@ import type { BucketTable } from '../buckets/partition.ts';
 import { bucketTables, buildPartition } from '../buckets/partition.ts';
 import type { Config } from '../config/model.ts';
 import { mapBounded } from '../drivers/bounded.ts';
-import type { ApplyContext, ApplyResult, BucketAssignment, Driver, HookCheck, ObservedBucket, ObserveOptions } from '../drivers/driver.ts';
+import type { ApplyContext, ApplyResult, BucketAssignment, Driver, HookCheck, ObservedBucket } from '../drivers/driver.ts';
 import { PfsteerError } from '../errors.ts';
 import type { Cidr, IpAddress } from '../net/address.ts';
 import { formatAddress, formatCidr, sameAddress } from '../net/address.ts';
@@ -160,20 +160,16 @@ export class PfDriver implements Driver {
   }
 
   /**
-   * The anchor's rules and tables, decoded per bucket. With `tables: false` (periodic drift
-   * checks) contents are not read: the rules and the list of tables are checked, and buckets
-   * keep the owners this driver loaded.
+   * The anchor's rules and tables, decoded per bucket: 3 calls plus one per table, whatever B
+   * is. Drift checks read the table contents too, since they are the mapping.
    */
-  async readAnchor(options: ObserveOptions = {}): Promise<AnchorReading> {
+  async readAnchor(): Promise<AnchorReading> {
     const children = await this.readChildren();
     const rules = await this.readRules();
     const names = rules === undefined ? [] : await this.readTableNames();
     const expected = new Set(this.config.hosts.flatMap((h) => this.families().map((f) => tableName(h.name, f))));
     const contents = new Map<string, readonly Cidr[]>();
-    const quick = options.tables === false && this.held !== undefined;
-    if (quick) {
-      for (const name of names) contents.set(name, this.cidrsOf(this.held!.get(name) ?? new Set(), name));
-    } else {
+    if (rules !== undefined) {
       const all = [...new Set([...names, ...expected])];
       const read = await mapBounded(all, this.config.pf.concurrency, async (name) => [name, await this.readTable(name)] as const);
       for (const [name, cidrs] of read) if (cidrs !== undefined) contents.set(name, cidrs);
@@ -182,8 +178,7 @@ export class PfDriver implements Driver {
     const decoded = decodeAnchor(this.config, this.tables, { rules: rules ?? [], tables: contents }, (b) => known[b] ?? null);
     this.oldChildren = children.filter((c) => this.isOldBucketAnchor(c));
     this.staleTables = names.filter((n) => !expected.has(n));
-    if (!quick) this.held = this.accountable(decoded) ? this.heldFrom(contents) : undefined;
-    else if (decoded.problems.length > 0 || decoded.badRules.size > 0) this.held = undefined;
+    this.held = this.accountable(decoded) ? this.heldFrom(contents, known) : undefined;
     return { ...decoded, children, present: rules !== undefined };
   }
 
@@ -199,13 +194,18 @@ export class PfDriver implements Driver {
     return decoded.buckets.every((b) => b.assignment !== undefined || b.problems.every((p) => p.includes(' is in the tables of ')));
   }
 
-  private heldFrom(contents: ReadonlyMap<string, readonly Cidr[]>): Map<string, Set<number>> {
+  /** Buckets per table from what was read; a bucket without prefixes keeps the owner it was loaded with. */
+  private heldFrom(contents: ReadonlyMap<string, readonly Cidr[]>, known: ReadonlyArray<string | null | undefined>): Map<string, Set<number>> {
     const bucketOf = new Map<string, number>();
     this.tables.forEach((t, bucket) => {
       for (const f of this.families()) for (const c of t[f]) bucketOf.set(formatCidr(c), bucket);
     });
     const held = new Map<string, Set<number>>();
     for (const [name, cidrs] of contents) held.set(name, new Set(cidrs.map((c) => bucketOf.get(formatCidr(c))!)));
+    known.forEach((owner, bucket) => {
+      if (!owner || this.families().some((f) => this.tables[bucket]![f].length > 0)) return;
+      for (const f of this.families()) held.get(tableName(owner, f))?.add(bucket);
+    });
     return held;
   }
 
@@ -214,8 +214,8 @@ export class PfDriver implements Driver {
     return [...buckets].sort((a, b) => a - b).flatMap((b) => this.tables[b]![family]);
   }
 
-  async observe(options?: ObserveOptions): Promise<ObservedBucket[]> {
-    const reading = await this.readAnchor(options);
+  async observe(): Promise<ObservedBucket[]> {
+    const reading = await this.readAnchor();
     if (reading.problems.length === 0) return reading.buckets;
     // Something wrong with the anchor as a whole: every bucket is suspect, and one load repairs all.
     const note = `anchor ${this.anchor()}: ${reading.problems[0]}${reading.problems.length > 1 ? ` (and ${reading.problems.length - 1} more)` : ''}`;

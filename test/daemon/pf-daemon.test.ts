@@ -1,6 +1,6 @@
 /**
- * The daemon with the real pf driver, loading anchors through pfctl into the pf emulator, with
- * real HTTP checks against loopback backends.
+ * The daemon with the real pf driver, loading its anchor and moving table entries through pfctl
+ * into the pf emulator, with real HTTP checks against loopback backends.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,8 +12,8 @@ import { pino } from 'pino';
 import { callControl } from '../../src/daemon/control-client.ts';
 import { Daemon } from '../../src/daemon/daemon.ts';
 import { realParts } from '../../src/daemon/parts.ts';
+import { bucketTables, buildPartition } from '../../src/buckets/partition.ts';
 import { parseAddress } from '../../src/net/address.ts';
-import { parseRuleset } from '../../src/pf/rules.ts';
 import { PfEmulator } from '../pf-emulator/emulator.ts';
 import { startBackends, type Backend } from '../support/net.ts';
 import { until } from '../support/until.ts';
@@ -46,18 +46,27 @@ hosts:
 ${hosts}`;
 }
 
-/** Owner of every bucket as the emulated pf holds it; throws if an anchor is not whole. */
+/** Each bucket's /8 prefixes (inet_prefix 8), as one client address in each. */
+const clients = bucketTables(buildPartition({ count: B, seed: 0, inetPrefix: 8, inet6Prefix: 19 })).map((t) => t.inet.map((c) => ({ ...c.address, bytes: Uint8Array.of(c.address.bytes[0]!, 1, 2, 3) })));
+
+/**
+ * Owner of every bucket as the emulated pf routes its clients (undefined: not steered); throws
+ * if a bucket is split, which no instant of a move may show.
+ */
 function owners(): Array<string | undefined> {
-  const anchors = emulator.memory().anchors;
-  return Array.from({ length: B }, (_, b) => {
-    const source = anchors[`pfsteer/b${String(b).padStart(4, '0')}`]?.source;
-    if (source === undefined) return undefined;
-    const { rules, tables } = parseRuleset(source, `bucket ${b}`);
-    assert.equal(tables.length, 1, `bucket ${b} holds its table`);
-    const targets = new Set(rules.map((r) => ADDRESSES[r.target.bytes.join('.')]));
-    assert.equal(targets.size, 1, `bucket ${b}: one target`);
-    return [...targets][0];
+  const packets = clients.flatMap((list) => list.map((source) => ({ source, destination: parseAddress('192.0.2.10')!, port: 443, interface: 'em0' })));
+  const answers = emulator.routeMany(packets);
+  let at = 0;
+  return clients.map((list, b) => {
+    const hosts = new Set(list.map(() => answers[at++]!).map((a) => (a.anchor === null ? undefined : ADDRESSES[a.address])));
+    assert.equal(hosts.size, 1, `bucket ${b} routed to one host, got ${[...hosts].join(', ')}`);
+    return [...hosts][0];
   });
+}
+
+/** Calls that changed the filter: whole-anchor loads and table commands. */
+function writes(): string[] {
+  return emulator.calls().filter((c) => c.argv.includes('-f') || c.argv.includes('flush')).map((c) => c.argv.join(' '));
 }
 
 
@@ -66,7 +75,7 @@ const file = (): string => join(dir, 'pfsteer.yaml');
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'pfsteer-pfd-'));
   emulator = new PfEmulator('freebsd');
-  emulator.loadMain('table <ext> { 192.0.2.10 }\nrdr-anchor "pfsteer/*"\n');
+  emulator.loadMain('table <ext> { 192.0.2.10 }\nrdr-anchor "pfsteer"\n');
   process.env.PFSTEER_PF_EMULATOR = emulator.dir;
   backends.push(...(await startBackends(3)));
   await writeFile(file(), config());
@@ -78,11 +87,12 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test("a stopped backend's buckets, and no others, move through pfctl; they come back identical; a restart loads nothing", async () => {
+test("a stopped backend's buckets, and no others, move by table commands; they come back identical; a restart loads nothing", async () => {
   let daemon = await Daemon.start(file(), realParts, logger);
   try {
     await until(() => owners().every((o) => o !== undefined), 10_000, 'every bucket loaded');
-    assert.equal(emulator.loads().length, B);
+    assert.deepEqual(writes(), ['-a pfsteer -f -'], 'one whole-anchor load at start');
+    assert.equal((daemon.status() as { hook: { ok: boolean } }).hook.ok, true);
     const initial = owners();
     backends[1]!.healthy = false;
     const took = await until(() => !owners().includes('lb2'), settle + 3000, 'lb2 buckets moved');
@@ -90,44 +100,51 @@ test("a stopped backend's buckets, and no others, move through pfctl; they come 
     initial.forEach((o, b) => {
       if (o !== 'lb2') assert.equal(moved[b], o, `bucket ${b} kept its host`);
     });
-    assert.equal(emulator.loads().length, B + initial.filter((o) => o === 'lb2').length, 'one load per moved bucket');
+    // lb1 and lb3 gain (one add each), lb2 empties (one flush): changed tables, no more.
+    assert.deepEqual(writes().slice(1).map((w) => w.replace(/ -f -$/, '')).sort(), ['-a pfsteer -t lb1-v4 -T add', '-a pfsteer -t lb2-v4 -T flush', '-a pfsteer -t lb3-v4 -T add']);
     assert.ok(took < settle + 3000);
     backends[1]!.healthy = true;
     await until(() => owners().every((o, b) => o === initial[b]), settle + 3000, 'identical mapping back');
+    await until(() => (daemon.status() as { filter: { state: string } }).filter.state === 'in-sync', 3000, 'in sync');
     await daemon.close();
-    const loads = emulator.loads().length;
+    const count = writes().length;
     daemon = await Daemon.start(file(), realParts, logger);
     await until(() => (daemon.status() as { ready: boolean }).ready, 5000, 'ready after restart');
     await new Promise((resolve) => setTimeout(resolve, 500));
-    assert.equal(emulator.loads().length, loads, 'a restart with nothing changed loads nothing');
+    assert.equal(writes().length, count, 'a restart with nothing changed loads nothing');
   } finally {
     await daemon.close();
   }
 });
 
-test('an anchor deleted behind the daemon is restored within the drift interval', async () => {
+test('an anchor or a table emptied behind the daemon is restored within the drift interval', async () => {
   const daemon = await Daemon.start(file(), realParts, logger);
   try {
     await until(() => (daemon.status() as { ready: boolean }).ready && owners().every((o) => o !== undefined), 10_000, 'ready');
     const initial = owners();
-    emulator.removeAnchor('pfsteer/b0005');
-    await until(() => owners()[5] === initial[5], 1000 + 20_000, 'bucket 5 repaired');
-    assert.ok((daemon.status() as { driftRepairs: number }).driftRepairs >= 1);
+    emulator.removeAnchor('pfsteer');
+    await until(() => owners().every((o, b) => o === initial[b]), 1000 + 20_000, 'anchor repaired');
+    const repairs = (daemon.status() as { driftRepairs: number }).driftRepairs;
+    assert.ok(repairs >= 1);
+    await execa(emulator.pfctl, ['-a', 'pfsteer', '-t', 'lb1-v4', '-T', 'flush'], { env: emulator.env() });
+    await until(() => owners().every((o, b) => o === initial[b]), 1000 + 20_000, 'table repaired');
+    assert.ok((daemon.status() as { driftRepairs: number }).driftRepairs > repairs);
   } finally {
     await daemon.close();
   }
 });
 
-test('pfctl failing and hanging: every bucket still ends correct, and no anchor is ever half-written', async () => {
+test('pfctl failing and hanging: every bucket still ends correct, and no bucket is ever split', async () => {
   const daemon = await Daemon.start(file(), realParts, logger);
   try {
     await until(() => (daemon.status() as { ready: boolean }).ready, 5000, 'ready');
     const initial = owners();
     emulator.faults({ fail: 3, hang: 1, match: ' -f -' });
     backends[2]!.healthy = false;
-    // owners() asserts each anchor is whole every time it looks.
+    // owners() asserts each bucket routes to one host every time it looks.
     await until(() => !owners().includes('lb3'), 30_000, 'lb3 buckets moved despite failures');
-    const outcomes = emulator.loads().map((c) => c.outcome);
+    await until(() => (daemon.status() as { filter: { state: string } }).filter.state === 'in-sync', 30_000, 'in sync after retries');
+    const outcomes = emulator.calls().filter((c) => c.argv.includes('-f')).map((c) => c.outcome);
     assert.ok(outcomes.filter((o) => o === 'fail').length === 3 && outcomes.includes('hang'), outcomes.join(','));
     const status = daemon.status() as { lastError: { message: string } | null };
     assert.match(status.lastError?.message ?? '', /Device busy|did not finish/);
@@ -145,14 +162,7 @@ test('a drain persists across a restart; drain --wait returns once pf holds no s
     await until(() => (daemon.status() as { ready: boolean }).ready, 5000, 'ready');
     const initial = owners();
     const lb1 = initial.findIndex((o) => o === 'lb1');
-    const clientOf = (bucket: number): string => {
-      for (let a = 1; a < 255; a++) {
-        const answer = emulator.route({ source: parseAddress(`${a}.1.2.3`)!, destination: parseAddress('192.0.2.10')!, port: 443 });
-        if (answer.anchor === `pfsteer/b${String(bucket).padStart(4, '0')}`) return `${a}.1.2.3`;
-      }
-      throw new Error(`no client in bucket ${bucket}`);
-    };
-    emulator.route({ source: parseAddress(clientOf(lb1))!, destination: parseAddress('192.0.2.10')!, port: 443 }, { establish: true });
+    emulator.route({ source: clients[lb1]![0]!, destination: parseAddress('192.0.2.10')!, port: 443, interface: 'em0' }, { establish: true });
     assert.equal(emulator.statesTo(parseAddress('10.0.1.11')!), 1);
 
     const drain = execa('node', ['src/cli/main.ts', 'drain', 'lb1', '--wait', '--timeout', '20s', '--socket', socket], { reject: false, env: emulator.env() });
