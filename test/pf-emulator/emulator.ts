@@ -12,7 +12,7 @@ import { formatAddress } from '../../src/net/address.ts';
 import type { Os } from './grammar.ts';
 import { parseRuleset } from './grammar.ts';
 import type { Packet, RouteAnswer } from './ruleset.ts';
-import { evaluate } from './ruleset.ts';
+import { evaluate, loadedAnchor } from './ruleset.ts';
 import type { CallRecord, Faults, PfMemory } from './store.ts';
 import { emptyMemory, Store } from './store.ts';
 
@@ -27,7 +27,7 @@ export class PfEmulator {
     this.dir = dir;
     this.store = new Store(dir);
     writeFileSync(join(dir, 'os'), os);
-    this.store.update((m) => Object.assign(m, emptyMemory(os), { main: m.main }));
+    this.store.update((m) => Object.assign(m, emptyMemory(os), { main: m.main, mainTables: m.mainTables, mainCounters: m.mainCounters }));
   }
 
   /** What a child process needs in its environment to reach this emulator. */
@@ -42,8 +42,11 @@ export class PfEmulator {
   /** Loads the main ruleset as `pfctl -f pf.conf` would; throws on a syntax error. */
   loadMain(text: string): void {
     this.store.update((m) => {
-      parseRuleset(text, m.os);
+      const ruleset = parseRuleset(text, m.os);
+      const loaded = loadedAnchor(text, ruleset, m.mainTables);
       m.main = text;
+      m.mainTables = loaded.tables;
+      m.mainCounters = loaded.counters;
     });
   }
 

@@ -52,7 +52,7 @@ export interface Rule {
 export interface TableDef {
   name: string;
   line: number;
-  flags: string[];
+  flags: Array<'const' | 'persist' | 'counters'>;
   entries: Array<{ cidr: Cidr; negate: boolean }>;
 }
 
@@ -181,8 +181,8 @@ class Parser {
     const line = this.take().line;
     const name = this.take();
     if (!/^<[A-Za-z0-9_.-]+>$/.test(name.text)) this.syntax();
-    const flags: string[] = [];
-    while (['const', 'persist', 'counters'].includes(this.peek().text)) flags.push(this.take().text);
+    const flags: TableDef['flags'] = [];
+    while (['const', 'persist', 'counters'].includes(this.peek().text)) flags.push(this.take().text as TableDef['flags'][number]);
     const entries: TableDef['entries'] = [];
     if (this.accept('{')) {
       for (;;) {
@@ -422,6 +422,7 @@ function checkFamilies(rule: Rule): void {
   }
 }
 
-export function parseRuleset(text: string, os: Os): Ruleset {
+/** `anchor` is the path given with -a (empty for the main ruleset). */
+export function parseRuleset(text: string, os: Os, _anchor = ''): Ruleset {
   return new Parser(lex(text), os).parse();
 }

@@ -5,9 +5,11 @@
  */
 import type { IpAddress } from '../../src/net/address.ts';
 import { containsAddress, formatAddress, formatCidr } from '../../src/net/address.ts';
-import type { HostSpec, Os, PortOp, Rule, Ruleset, TableDef } from './grammar.ts';
+import type { HostSpec, Os, PortOp, Rule, Ruleset } from './grammar.ts';
 import { parseRuleset } from './grammar.ts';
-import type { Counters, LoadedAnchor, PfMemory, TableCount } from './store.ts';
+import type { Counters, LoadedAnchor, PfMemory } from './store.ts';
+import type { KTable } from './tables.ts';
+import { entryKey, tableMatcher } from './tables.ts';
 
 /** One rule after expansion: single proto, source, destination and port. */
 export interface Expanded {
@@ -78,17 +80,36 @@ export function printRule(e: Expanded, os: Os): string {
   return parts.join(' ');
 }
 
-export function tableCount(ruleset: Ruleset): TableCount {
-  return { tables: ruleset.tables.length, entries: ruleset.tables.reduce((n, t) => n + t.entries.length, 0) };
+/** The tables a ruleset's rules name (from, to, redirect pools, inline anchors included). */
+export function referencedTables(rules: readonly Rule[], into = new Set<string>()): Set<string> {
+  for (const r of rules) {
+    for (const h of [...r.from, ...r.to, ...(r.redirect?.hosts ?? [])]) if (h.kind === 'table') into.add(h.name);
+    if (r.inline) referencedTables(r.inline, into);
+  }
+  return into;
+}
+
+/**
+ * A ruleset's tables after loading `ruleset` over `current`: each table the file defines is
+ * replaced whole; one it does not define stays if `persist` or still named by a rule, as pf's
+ * commit leaves it, and is destroyed otherwise.
+ */
+export function loadTables(current: Record<string, KTable>, ruleset: Ruleset, now = Date.now()): Record<string, KTable> {
+  const named = referencedTables(ruleset.rules);
+  const out: Record<string, KTable> = {};
+  for (const [name, t] of Object.entries(current)) if (t.flags.includes('persist') || named.has(name)) out[name] = t;
+  for (const def of ruleset.tables) out[def.name] = { flags: def.flags, entries: [...new Set(def.entries.map(entryKey))], cleared: now };
+  return out;
 }
 
 /** An anchor as the emulated kernel keeps it once loaded: zeroed counters per printed rule. */
-export function loadedAnchor(source: string, ruleset: Ruleset): LoadedAnchor {
+export function loadedAnchor(source: string, ruleset: Ruleset, current: Record<string, KTable> = {}): LoadedAnchor {
+  const loadedAt = Date.now();
   return {
     source,
     counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0 })),
-    loadedAt: Date.now(),
-    ...tableCount(ruleset),
+    loadedAt,
+    tables: loadTables(current, ruleset, loadedAt),
   };
 }
 
@@ -124,15 +145,6 @@ export function expandedRules(memory: PfMemory, source: string): Expanded[] {
   return parsed(memory, source).rules.flatMap(expand);
 }
 
-function tableContains(table: TableDef | undefined, address: IpAddress): boolean {
-  if (!table) return false;
-  let best: { prefix: number; negate: boolean } | undefined;
-  for (const e of table.entries) {
-    if (e.cidr.address.family !== address.family || !containsAddress(e.cidr, address)) continue;
-    if (!best || e.cidr.prefix > best.prefix) best = { prefix: e.cidr.prefix, negate: e.negate };
-  }
-  return best !== undefined && !best.negate;
-}
 
 export interface Packet {
   source: IpAddress;
@@ -156,14 +168,17 @@ export interface RouteAnswer {
 interface Scope {
   name: string;
   ruleset: Ruleset;
-  tables: TableDef[];
+  tables: Record<string, KTable>;
 }
 
-function hostMatches(h: HostSpec, a: IpAddress, scope: Scope, main: Ruleset): boolean {
+function hostMatches(h: HostSpec, a: IpAddress, scope: Scope, main: Record<string, KTable>): boolean {
   let hit: boolean;
   if (h.kind === 'any') hit = true;
   else if (h.kind === 'net') hit = h.cidr.address.family === a.family && containsAddress(h.cidr, a);
-  else hit = tableContains(scope.tables.find((t) => t.name === h.name) ?? main.tables.find((t) => t.name === h.name), a);
+  else {
+    const table = scope.tables[h.name] ?? main[h.name];
+    hit = table !== undefined && tableMatcher(table)(a);
+  }
   return h.negate ? !hit : hit;
 }
 
@@ -191,7 +206,7 @@ function portMatches(p: PortOp | undefined, port: number): boolean {
   }
 }
 
-function matches(e: Expanded, packet: Packet, scope: Scope, main: Ruleset): boolean {
+function matches(e: Expanded, packet: Packet, scope: Scope, main: Record<string, KTable>): boolean {
   const r = e.rule;
   const family = familyOf(e);
   if (family && family !== (packet.source.family === 4 ? 'inet' : 'inet6')) return false;
@@ -241,7 +256,7 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
       if (nat !== isNatRule(r) && r.action !== 'anchor') continue;
       if (nat && r.action === 'anchor') continue;
       if (scope.name !== '') evaluated.set(scope.name, [...(evaluated.get(scope.name) ?? []), index]);
-      if (!matches(e, packet, scope, main)) continue;
+      if (!matches(e, packet, scope, memory.mainTables)) continue;
       if (r.action === 'rdr-anchor' || r.action === 'anchor') {
         if (r.inline) {
           if (walk({ name: scope.name, ruleset: scope.ruleset, tables: scope.tables }, r.inline.flatMap(expand))) return true;
@@ -251,7 +266,7 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
         const names = target.endsWith('/*') ? children(memory, target.slice(0, -2)) : memory.anchors[target] ? [target] : [];
         for (const name of names) {
           const rs = parsed(memory, memory.anchors[name]!.source);
-          if (walk({ name, ruleset: rs, tables: rs.tables }, expandedOf(rs))) return true;
+          if (walk({ name, ruleset: rs, tables: memory.anchors[name]!.tables }, expandedOf(rs))) return true;
         }
         continue;
       }
@@ -264,7 +279,7 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
     }
     return false;
   };
-  walk({ name: '', ruleset: main, tables: main.tables }, expandedOf(main));
+  walk({ name: '', ruleset: main, tables: memory.mainTables }, expandedOf(main));
 
   const redirect = result && result.e.rule.action !== 'block' ? result.e.rule.redirect : undefined;
   const target = redirect?.hosts[0];
