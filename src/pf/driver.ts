@@ -76,7 +76,7 @@ export class PfDriver implements Driver {
   private oldChildren: string[] = [];
   /** Tables the anchor held that this layout does not use (a host removed from the config). */
   private staleTables: string[] = [];
-  /** Serialises applies: two interleaved diffs would each start from a stale `held`. */
+  /** Serialises applies and reads: two interleaved diffs would each start from a stale `held`. */
   private applying: Promise<unknown> = Promise.resolve();
   lastApply: ApplyStats | undefined;
 
@@ -214,8 +214,15 @@ export class PfDriver implements Driver {
     return [...buckets].sort((a, b) => a - b).flatMap((b) => this.tables[b]![family]);
   }
 
+  /** Queued behind a running apply: a read in the middle of a move would see half of it and take it for the state. */
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.applying.then(work);
+    this.applying = next.catch(() => undefined);
+    return next;
+  }
+
   async observe(): Promise<ObservedBucket[]> {
-    const reading = await this.readAnchor();
+    const reading = await this.serialised(() => this.readAnchor());
     if (reading.problems.length === 0) return reading.buckets;
     // Something wrong with the anchor as a whole: every bucket is suspect, and one load repairs all.
     const note = `anchor ${this.anchor()}: ${reading.problems[0]}${reading.problems.length > 1 ? ` (and ${reading.problems.length - 1} more)` : ''}`;
@@ -228,9 +235,7 @@ export class PfDriver implements Driver {
   }
 
   apply(assignments: readonly BucketAssignment[], context?: ApplyContext): Promise<ApplyResult[]> {
-    const next = this.applying.then(() => this.applyNow(assignments, context));
-    this.applying = next.catch(() => undefined);
-    return next;
+    return this.serialised(() => this.applyNow(assignments, context));
   }
 
   /** Owner per bucket as last loaded or read (null: in no table), from the first family's tables. */
