@@ -130,8 +130,12 @@ function kill(memory: PfMemory, args: string[]): Outcome {
   return { code: 0, stdout: '', stderr: `killed ${victims.length} states${label}\n` };
 }
 
+/** Every problem as pfctl printed it; an errx() ends pfctl there, otherwise -n alone spares the last line. */
 function syntaxFailure(file: string, error: PfSyntaxError, dryRun: boolean): Outcome {
-  return failure(`${file}:${error.line}: ${error.message}\n${dryRun ? '' : 'pfctl: Syntax error in config file: pf rules not loaded\n'}`);
+  const lines = error.problems.map((p) => `${p.line === undefined ? '' : `${file}:${p.line}: `}${p.text}\n`);
+  if (error.fatal !== undefined) lines.push(`pfctl: ${error.fatal}\n`);
+  else if (!dryRun) lines.push('pfctl: Syntax error in config file: pf rules not loaded\n');
+  return failure(lines.join(''));
 }
 
 /** Parsed before the lock is taken: only the swap into the emulated kernel needs it. */
@@ -402,7 +406,8 @@ function tableOnMemory(memory: PfMemory, request: TableRequest): Outcome {
 /** Table commands that change nothing need no lock. */
 const READ_ONLY_TABLE = new Set(['show', 'test']);
 
-function run(argv: string[], stdin: () => string, store: Store): Outcome {
+/** One pfctl call against the emulated pf in `store`; what main prints. Tests call it in-process. */
+export function run(argv: string[], stdin: () => string, store: Store): Outcome {
   const os = store.os();
   const o = getopt(argv, os);
   const anchor = last(o, 'a') ?? '';
@@ -456,6 +461,16 @@ function run(argv: string[], stdin: () => string, store: Store): Outcome {
   });
 }
 
+/** `run`, with getopt's complaints printed as pfctl prints them. */
+export function runOrUsage(argv: string[], stdin: () => string, store: Store): Outcome {
+  try {
+    return run(argv, stdin, store);
+  } catch (error) {
+    if (error instanceof Usage) return failure(`pfctl: ${error.message}\n${usage(store.os()).stderr}`);
+    throw error;
+  }
+}
+
 function finish(out: Outcome): void {
   // Touching process.stdout or stderr builds its stream (~2 ms): a load that prints nothing skips both.
   if (out.stdout) process.stdout.write(out.stdout);
@@ -463,7 +478,7 @@ function finish(out: Outcome): void {
   process.exitCode = out.code;
 }
 
-function main(): void {
+export function main(): void {
   const dir = process.env.PFSTEER_PF_EMULATOR;
   if (!dir) return finish({ code: 1, stdout: '', stderr: 'pfctl: /dev/pf: No such file or directory\n' });
   if (process.env.PFSTEER_PF_EMULATOR_DENY === '1') return finish({ code: 1, stdout: '', stderr: 'pfctl: /dev/pf: Permission denied\n' });
@@ -481,12 +496,6 @@ function main(): void {
   }
   if (fault === 'fail') return finish({ code: 1, stdout: '', stderr: 'pfctl: DIOCXCOMMIT: Device busy\n' });
   if (fault === 'garbage') return finish({ code: 0, stdout: '\u0000\u0001 ~~ not pf output ~~ {{\n@@ 12 ?? ]]\n', stderr: '' });
-  try {
-    finish(run(argv, stdin, store));
-  } catch (error) {
-    if (error instanceof Usage) return finish(failure(`pfctl: ${error.message}\n${usage(store.os()).stderr}`));
-    throw error;
-  }
+  finish(runOrUsage(argv, stdin, store));
 }
 
-main();

@@ -38,7 +38,7 @@ export function expand(rule: Rule): Expanded[] {
 }
 
 function hostText(h: HostSpec): string {
-  const body = h.kind === 'any' ? 'any' : h.kind === 'table' ? `<${h.name}>` : h.cidr.prefix === h.cidr.address.bytes.length * 8 ? formatAddress(h.cidr.address) : formatCidr(h.cidr);
+  const body = h.kind === 'any' ? 'any' : h.kind === 'table' ? `<${h.name}>` : h.kind === 'interface' ? h.name : h.cidr.prefix === h.cidr.address.bytes.length * 8 ? formatAddress(h.cidr.address) : formatCidr(h.cidr);
   return h.negate ? `! ${body}` : body;
 }
 
