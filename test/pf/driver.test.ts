@@ -463,3 +463,45 @@ test('openbsd: prepare checks the tables limit (one table per host and family)',
   await assert.rejects(new PfDriver(c).prepare(), (err: unknown) => err instanceof Error && /6 tables, pf allows 4: add "set limit tables 12"/.test(err.message));
   process.env.PFSTEER_PF_EMULATOR = emu.dir;
 });
+
+test('inspect knows the all_down policy: under keep, the mapping the daemon holds with every host down is no inconsistency', async () => {
+  const e = fresh();
+  const c = await configFor(e);
+  const d = new PfDriver(c);
+  // lb1 went down first, then the rest: the daemon keeps the mapping of lb2 and lb3.
+  const held = desired(c, ['lb2', 'lb3']);
+  await d.apply(held, { desired: held });
+  const file = join(dir, 'keep.yaml');
+  writeFileSync(file, yaml(e.pfctl));
+  const r = await execa('node', ['src/cli/main.ts', 'inspect', '-c', file, '--down', 'lb1,lb2,lb3', '--json'], { reject: false, env: e.env() });
+  assert.equal(r.exitCode, 0, r.stdout);
+  const report = JSON.parse(r.stdout) as { inconsistencies: string[]; hosts: Array<{ name: string; buckets: number; expected: number }> };
+  assert.deepEqual(report.inconsistencies, []);
+  assert.equal(report.hosts.find((h) => h.name === 'lb1')!.buckets, 0);
+  // Under fallthrough the same filter is wrong: every bucket should be in no table.
+  const fall = join(dir, 'fallthrough.yaml');
+  writeFileSync(fall, `${yaml(e.pfctl)}policy: {all_down: fallthrough}\n`);
+  const f = await execa('node', ['src/cli/main.ts', 'inspect', '-c', fall, '--down', 'lb1,lb2,lb3', '--json'], { reject: false, env: e.env() });
+  assert.equal(f.exitCode, 1);
+  assert.ok((JSON.parse(f.stdout) as { inconsistencies: string[] }).inconsistencies.every((i) => /config and health imply nobody/.test(i)));
+});
+
+test('per host, inspect reports rule evaluations and states from pfctl counters', async () => {
+  const e = fresh();
+  const c = await configFor(e);
+  const d = new PfDriver(c);
+  const all = desired(c, HOSTS);
+  await d.apply(all, { desired: all });
+  const partition = buildPartition(c.buckets);
+  let lb2 = 0;
+  for (let i = 1; i <= 40; i++) {
+    const source = parseAddress(`198.${i}.0.9`)!;
+    e.route({ source, destination: parseAddress('192.0.2.10')!, port: 443, interface: 'em0' }, { establish: true });
+    if (all[bucketOf(partition, source)]!.host === 'lb2') lb2++;
+  }
+  const report = buildReport(c, await readPf(d, c), expectedAssignments(c, buildMapper(c), allUp), allUp);
+  const hosts = new Map(report.hosts.map((h) => [h.name, h]));
+  assert.equal(hosts.get('lb2')!.states, lb2);
+  assert.equal([...hosts.values()].reduce((n, h) => n + h.states, 0), 40);
+  assert.ok(hosts.get('lb1')!.evaluations > 0);
+});
