@@ -33,7 +33,7 @@ import { PfDriver } from '../src/pf/driver.ts';
 import { pfctlRunner } from '../src/pf/pfctl.ts';
 import { PfEmulator } from '../test/pf-emulator/emulator.ts';
 import { parseRuleset } from '../test/pf-emulator/grammar.ts';
-import { evaluationCost } from '../test/pf-emulator/cost.ts';
+import { evaluate } from '../test/pf-emulator/evaluate.ts';
 import { loadedAnchor } from '../test/pf-emulator/ruleset.ts';
 
 const GRID_B = [256, 4096, 65536];
@@ -103,8 +103,9 @@ const clients = fc.sample(fc.uint8Array({ minLength: 4, maxLength: 4 }).map((byt
 
 function measureCost(emulator: PfEmulator, destination: string, port: number): Cost {
   const memory = emulator.memory();
-  const costs = clients.map((source) => evaluationCost(memory, { source, destination: { family: 4, bytes: Uint8Array.from(destination.split('.').map(Number)) }, port, interface: 'em0', protocol: 'tcp' }));
-  return { lookups: summarize(costs.map((c) => c.lookups)), rules: summarize(costs.map((c) => c.rules)) };
+  const to: IpAddress = { family: 4, bytes: Uint8Array.from(destination.split('.').map(Number)) };
+  const costs = clients.map((source) => evaluate(memory, { source, destination: to, port, interface: 'em0', protocol: 'tcp' }));
+  return { lookups: summarize(costs.map((c) => c.tableLookups)), rules: summarize(costs.map((c) => c.rulesEvaluated)) };
 }
 
 /** Runs the real driver for one event; counts what it sent. */
