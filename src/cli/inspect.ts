@@ -24,14 +24,18 @@ interface InspectOptions {
 
 interface DaemonStatus {
   hosts: Array<{ name: string; state: HostState; drained: boolean }>;
+  filter?: { state: string; since: string };
 }
 
 async function healthView(config: Config, options: InspectOptions): Promise<{ view: HealthView; note?: string }> {
   if (options.down !== undefined) return { view: { source: 'option', states: statesWithDown(config, options.down, options.config), drained: new Set() } };
   try {
     const status = await callControl<DaemonStatus>(config.control.socket, 'GET', '/status', 3000);
+    // While the daemon moves buckets, a prefix in two tables is a move in progress, not damage.
+    const moving = status.filter && status.filter.state !== 'in-sync' ? `the daemon's filter is ${status.filter.state} since ${status.filter.since}: a bucket in two tables may be a move in progress` : undefined;
     return {
       view: { source: 'daemon', states: new Map(status.hosts.map((h) => [h.name, h.state])), drained: new Set(status.hosts.filter((h) => h.drained).map((h) => h.name)) },
+      ...(moving ? { note: moving } : {}),
     };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);

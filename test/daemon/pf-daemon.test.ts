@@ -24,7 +24,7 @@ const TIMEOUT = 100;
 const FALL = 2;
 const settle = FALL * INTERVAL + TIMEOUT + 1000;
 const logger = pino({ level: 'silent' });
-const ADDRESSES: Record<string, string> = { '10.0.1.11': 'lb1', '10.0.1.12': 'lb2', '10.0.1.13': 'lb3' };
+const ADDRESSES: Record<string, string> = { '10.0.1.11': 'lb1', '10.0.1.21': 'lb1', '10.0.1.12': 'lb2', '10.0.1.13': 'lb3' };
 
 let dir: string;
 let emulator: PfEmulator;
@@ -190,5 +190,31 @@ test('a drain persists across a restart; drain --wait returns once pf holds no s
     await until(() => owners().every((o, b) => o === initial[b]), 5000, 'undrain restores the mapping');
   } finally {
     await daemon.close();
+  }
+});
+
+test('a reload that changes rules is one whole-anchor load; a removed host\'s tables are killed', async () => {
+  const daemon = await Daemon.start(file(), realParts, logger);
+  try {
+    await until(() => (daemon.status() as { filter: { state: string } }).filter.state === 'in-sync' && owners().every((o) => o !== undefined), 15_000, 'in sync');
+    const initial = owners();
+    // lb1 re-addressed: its rules change, its buckets stay (hashing uses names).
+    await writeFile(file(), config().replace('{std: 10.0.1.11}', '{std: 10.0.1.21}'));
+    const count = writes().length;
+    assert.deepEqual(await daemon.reload(), { ok: true });
+    await until(() => owners().every((o, b) => o === initial[b]), 15_000, 'lb1 reached at its new address');
+    assert.deepEqual(writes().slice(count), ['-a pfsteer -f -']);
+    // lb3 removed from the config: one load without its rules, then its table goes.
+    const text = config().replace('{std: 10.0.1.11}', '{std: 10.0.1.21}');
+    await writeFile(file(), text.slice(0, text.indexOf('  lb3:')));
+    const before = emulator.calls().length;
+    assert.deepEqual(await daemon.reload(), { ok: true });
+    await until(() => !owners().includes('lb3'), 15_000, 'lb3 gone');
+    const calls = emulator.calls().slice(before).map((c) => c.argv.join(' '));
+    assert.ok(calls.includes('-a pfsteer -f -'), calls.join('\n'));
+    await until(() => emulator.calls().some((c) => c.argv.join(' ') === '-a pfsteer -t lb3-v4 -T kill'), 5000, 'lb3-v4 killed');
+  } finally {
+    await daemon.close();
+    await writeFile(file(), config());
   }
 });
