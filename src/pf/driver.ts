@@ -105,7 +105,7 @@ export class PfDriver implements Driver {
     const need = this.demand();
     const problems: string[] = [];
     // Only OpenBSD has a table-count limit (and prints its pool); FreeBSD pfctl rejects `set limit tables`.
-    const tables = limits.get('tables');
+    const tables = this.config.pf.dialect === 'openbsd' ? (limits.get('tables') ?? this.config.pf.tablesLimit) : undefined;
     if (tables !== undefined && need.tables > tables) problems.push(`${need.tables} tables, pf allows ${tables}: add "set limit tables ${need.tables * 2}" to pf.conf`);
     const entries = limits.get('table-entries') ?? this.config.pf.tableEntriesLimit;
     if (need.tableEntries > entries) {
