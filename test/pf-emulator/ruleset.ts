@@ -1,15 +1,14 @@
 /**
  * Loaded rulesets as pf keeps them: every list in a rule expanded into one rule per combination
- * (proto x from x to x port), printed the way pfctl -vv -P prints them, and evaluated in pf's
- * order to answer where a packet goes.
+ * (proto x from x to x port), printed the way pfctl -vv -P prints them, their tables and
+ * counters. evaluate.ts runs them over packets.
  */
-import type { IpAddress } from '../../src/net/address.ts';
-import { containsAddress, formatAddress, formatCidr } from '../../src/net/address.ts';
+import { formatAddress, formatCidr } from '../../src/net/address.ts';
 import type { HostSpec, Os, PortOp, Rule, Ruleset } from './grammar.ts';
 import { parseRuleset } from './grammar.ts';
 import type { Counters, LoadedAnchor, PfMemory } from './store.ts';
 import type { KTable } from './tables.ts';
-import { entryKey, tableMatcher } from './tables.ts';
+import { entryKey } from './tables.ts';
 
 /** One rule after expansion: single proto, source, destination and port. */
 export interface Expanded {
@@ -48,7 +47,7 @@ function portText(p: PortOp): string {
   return `${p.op} ${p.a}`;
 }
 
-function familyOf(e: Expanded): string | undefined {
+export function familyOf(e: Expanded): string | undefined {
   const af = (h: HostSpec): string | undefined => (h.kind === 'net' ? (h.cidr.address.family === 4 ? 'inet' : 'inet6') : undefined);
   return e.rule.family ?? af(e.from) ?? af(e.to);
 }
@@ -143,149 +142,4 @@ export function parsed(memory: PfMemory, source: string): Ruleset {
 /** An anchor's printed rules in order; the counters array is indexed the same way. */
 export function expandedRules(memory: PfMemory, source: string): Expanded[] {
   return parsed(memory, source).rules.flatMap(expand);
-}
-
-
-export interface Packet {
-  source: IpAddress;
-  destination: IpAddress;
-  port: number;
-  protocol?: string;
-  interface?: string;
-}
-
-export interface RouteAnswer {
-  /** The anchor whose rule matched, or `''` for the main ruleset; null when nothing matched. */
-  anchor: string | null;
-  /** The matching rule as pfctl prints it. */
-  rule?: string;
-  ruleNumber?: number;
-  /** Where the packet goes: the redirect target, or its own destination when nothing matched. */
-  address: string;
-  port: number;
-}
-
-interface Scope {
-  name: string;
-  ruleset: Ruleset;
-  tables: Record<string, KTable>;
-}
-
-function hostMatches(h: HostSpec, a: IpAddress, scope: Scope, main: Record<string, KTable>): boolean {
-  let hit: boolean;
-  if (h.kind === 'any') hit = true;
-  else if (h.kind === 'net') hit = h.cidr.address.family === a.family && containsAddress(h.cidr, a);
-  else {
-    const table = scope.tables[h.name] ?? main[h.name];
-    hit = table !== undefined && tableMatcher(table)(a);
-  }
-  return h.negate ? !hit : hit;
-}
-
-function portMatches(p: PortOp | undefined, port: number): boolean {
-  if (!p) return true;
-  switch (p.op) {
-    case '=':
-      return port === p.a;
-    case '!=':
-      return port !== p.a;
-    case '<':
-      return port < p.a;
-    case '<=':
-      return port <= p.a;
-    case '>':
-      return port > p.a;
-    case '>=':
-      return port >= p.a;
-    case ':':
-      return port >= p.a && port <= p.b!;
-    case '><':
-      return port > p.a && port < p.b!;
-    case '<>':
-      return port < p.a || port > p.b!;
-  }
-}
-
-function matches(e: Expanded, packet: Packet, scope: Scope, main: Record<string, KTable>): boolean {
-  const r = e.rule;
-  const family = familyOf(e);
-  if (family && family !== (packet.source.family === 4 ? 'inet' : 'inet6')) return false;
-  if (r.interface && packet.interface && r.interface !== packet.interface) return false;
-  if (e.protocol && e.protocol !== (packet.protocol ?? 'tcp')) return false;
-  if (r.direction === 'out') return false;
-  return hostMatches(e.from, packet.source, scope, main) && hostMatches(e.to, packet.destination, scope, main) && portMatches(e.toPort, packet.port);
-}
-
-export interface Evaluation {
-  answer: RouteAnswer;
-  /** Per anchor, the indexes of its expanded rules that were evaluated. */
-  evaluated: Map<string, number[]>;
-  /** The anchor and index of the matching expanded rule. */
-  matched?: { anchor: string; index: number };
-}
-
-function children(memory: PfMemory, parent: string): string[] {
-  const prefix = parent === '' ? '' : `${parent}/`;
-  return Object.keys(memory.anchors)
-    .filter((n) => n.startsWith(prefix) && !n.slice(prefix.length).includes('/'))
-    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-}
-
-/** Where pf sends a new connection: freebsd runs rdr rules first match, openbsd pass rules last match (quick ends). */
-const expansions = new WeakMap<Ruleset, Expanded[]>();
-function expandedOf(ruleset: Ruleset): Expanded[] {
-  let list = expansions.get(ruleset);
-  if (!list) {
-    list = ruleset.rules.flatMap(expand);
-    expansions.set(ruleset, list);
-  }
-  return list;
-}
-
-export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
-  const main = parsed(memory, memory.main);
-  const evaluated = new Map<string, number[]>();
-  const nat = memory.os === 'freebsd';
-  let result: { scope: Scope; index: number; e: Expanded } | undefined;
-
-  // Returns true when evaluation must stop (a first-match rdr or a quick rule matched).
-  const walk = (scope: Scope, rules: Expanded[]): boolean => {
-    for (let index = 0; index < rules.length; index++) {
-      const e = rules[index]!;
-      const r = e.rule;
-      if (nat !== isNatRule(r) && r.action !== 'anchor') continue;
-      if (nat && r.action === 'anchor') continue;
-      if (scope.name !== '') evaluated.set(scope.name, [...(evaluated.get(scope.name) ?? []), index]);
-      if (!matches(e, packet, scope, memory.mainTables)) continue;
-      if (r.action === 'rdr-anchor' || r.action === 'anchor') {
-        if (r.inline) {
-          if (walk({ name: scope.name, ruleset: scope.ruleset, tables: scope.tables }, r.inline.flatMap(expand))) return true;
-          continue;
-        }
-        const target = r.anchor!;
-        const names = target.endsWith('/*') ? children(memory, target.slice(0, -2)) : memory.anchors[target] ? [target] : [];
-        for (const name of names) {
-          const rs = parsed(memory, memory.anchors[name]!.source);
-          if (walk({ name, ruleset: rs, tables: memory.anchors[name]!.tables }, expandedOf(rs))) return true;
-        }
-        continue;
-      }
-      if (nat) {
-        result = { scope, index, e };
-        return true;
-      }
-      result = { scope, index, e };
-      if (r.quick) return true;
-    }
-    return false;
-  };
-  walk({ name: '', ruleset: main, tables: memory.mainTables }, expandedOf(main));
-
-  const redirect = result && result.e.rule.action !== 'block' ? result.e.rule.redirect : undefined;
-  const target = redirect?.hosts[0];
-  const address = target && target.kind === 'net' ? formatAddress(target.cidr.address) : formatAddress(packet.destination);
-  const answer: RouteAnswer = result
-    ? { anchor: result.scope.name, rule: printRule(result.e, memory.os), ruleNumber: result.index, address, port: redirect?.port ?? packet.port }
-    : { anchor: null, address, port: packet.port };
-  return { answer, evaluated, ...(result ? { matched: { anchor: result.scope.name, index: result.index } } : {}) };
 }

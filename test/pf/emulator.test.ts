@@ -7,6 +7,8 @@ import { after, test } from 'node:test';
 import { execa } from 'execa';
 import { parseAddress } from '../../src/net/address.ts';
 import { PfEmulator } from '../pf-emulator/emulator.ts';
+import { parseRuleset } from '../pf-emulator/grammar.ts';
+import { loadedAnchor } from '../pf-emulator/ruleset.ts';
 
 const emulators: PfEmulator[] = [];
 after(() => {
@@ -282,4 +284,67 @@ test('openbsd: -T add on a name another ruleset holds warns as pfctl does', asyn
   e.loadMain('table <t> persist { 192.0.2.0/24 }\n');
   const r = await pfctl(e, ['-a', 'pfsteer', '-t', 't', '-T', 'add', '10.0.0.0/8']);
   assert.equal(r.stderr, 'pfctl: warning: table <t> already defined in anchor "/"\n1 table created.\n1/1 addresses added.');
+});
+
+/** Loads anchors straight into the emulated kernel, as bench/apply.ts does: thousands need no pfctl process each. */
+function install(e: PfEmulator, anchors: Record<string, string>): void {
+  e.store.update((m) => {
+    for (const [name, text] of Object.entries(anchors)) m.anchors[name] = loadedAnchor(text, parseRuleset(text, m.os, name));
+  });
+}
+
+const ext = parseAddress('192.0.2.10')!;
+
+test('evaluation follows skip steps: a source table that misses skips the rules after it with the same source', () => {
+  const e = emulator();
+  e.loadMain('rdr-anchor "pfsteer"\n');
+  install(e, {
+    pfsteer: [
+      'table <a> persist { 10.1.0.0/16 }',
+      'table <b> persist { 10.2.0.0/16 }',
+      'rdr on em0 inet proto tcp from <a> to 192.0.2.10 port { 80 443 } -> 10.0.1.11',
+      'rdr on em0 inet proto tcp from <b> to 192.0.2.10 port { 80 443 } -> 10.0.1.12',
+      '',
+    ].join('\n'),
+  });
+  const at = (src: string, port: number) => e.evaluate({ source: parseAddress(src)!, destination: ext, port, interface: 'em0' });
+  const none = at('10.9.0.1', 443);
+  assert.deepEqual([none.answer.anchor, none.tableLookups, none.rulesEvaluated], [null, 2, 3], 'hook, then the first rule of each table');
+  assert.deepEqual(none.evaluated.get('pfsteer'), [0, 2]);
+  const b443 = at('10.2.0.7', 443);
+  // <a> misses (skip to <b> 80), the port misses (skip to <b> 443), which matches.
+  assert.deepEqual([b443.answer.address, b443.tableLookups, b443.rulesEvaluated, b443.evaluated.get('pfsteer')], ['10.0.1.12', 3, 4, [0, 2, 3]]);
+  const other = e.evaluate({ source: parseAddress('10.2.0.7')!, destination: ext, port: 443, interface: 'em1' });
+  assert.deepEqual([other.tableLookups, other.rulesEvaluated], [0, 2], 'the interface skip step jumps over the whole run');
+});
+
+test('evaluation counts: the per-bucket layout costs a lookup per bucket, one anchor of per-host tables at most N+2', () => {
+  for (const os of ['freebsd', 'openbsd'] as const) {
+    const buckets = 256;
+    const hosts = 4;
+    const rule = (table: string, host: number) =>
+      os === 'freebsd'
+        ? `rdr on em0 inet proto tcp from <${table}> to <ext> port { 80 443 } -> 10.0.1.${10 + host}`
+        : `pass in quick on em0 inet proto tcp from <${table}> to <ext> port { 80 443 } rdr-to 10.0.1.${10 + host}`;
+    const main = `table <ext> { 192.0.2.10 }\n${os === 'freebsd' ? 'rdr-anchor' : 'anchor'} "pfsteer${'$'}"\n`;
+    const prefix = (b: number) => `10.${b}.0.0/16`;
+    const old = emulator(os);
+    old.loadMain(main.replace('$', '/*'));
+    const perBucket: Record<string, string> = {};
+    for (let b = 0; b < buckets; b++) perBucket[`pfsteer/b${String(b).padStart(4, '0')}`] = `table <t> const { ${prefix(b)} }\n${rule('t', b % hosts)}\n`;
+    install(old, perBucket);
+    const fresh = emulator(os);
+    fresh.loadMain(main.replace('$', ''));
+    const tables = Array.from({ length: hosts }, (_, h) => `table <h${h}_4> persist { ${Array.from({ length: buckets / hosts }, (_, i) => prefix(i * hosts + h)).join(' ')} }`);
+    install(fresh, { pfsteer: [...tables, ...Array.from({ length: hosts }, (_, h) => rule(`h${h}_4`, h)), ''].join('\n') });
+    // A steered client stops at its bucket's anchor; any other new connection visits them all.
+    for (const [source, bucketsBefore] of [['10.77.1.2', 78], ['172.16.0.1', buckets]] as const) {
+      const packet = { source: parseAddress(source)!, destination: ext, port: 443, interface: 'em0' };
+      const before = old.evaluate(packet);
+      const after = fresh.evaluate(packet);
+      assert.equal(after.answer.address, before.answer.address, `${os}: both layouts send ${source} to the same host`);
+      assert.ok(before.tableLookups >= bucketsBefore, `${os}: per-bucket anchors cost ${before.tableLookups} lookups for ${source}`);
+      assert.ok(after.tableLookups <= hosts + 2, `${os}: one anchor costs ${after.tableLookups} lookups for ${source}`);
+    }
+  }
 });
