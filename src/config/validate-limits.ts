@@ -9,10 +9,8 @@ import { TABLE_NAME_MAX, TABLE_SUFFIX, tableName } from '../pf/render.ts';
 import type { Config } from './model.ts';
 import type { Field, Reader, Section } from './reader.ts';
 
-/** The most buckets pf can use: more than the source prefixes would leave buckets empty. */
-export const MAX_PF_BUCKETS = 65536;
-/** nft's jhash map keeps its earlier bound. */
-export const MAX_NFT_BUCKETS = 4096;
+/** nft's jhash map keeps its earlier bound; pf's (65536) is the range `buckets.count` accepts. */
+const MAX_NFT_BUCKETS = 4096;
 
 /** Prefixes a family contributes: all of IPv4, or 2000::/3 for IPv6. */
 export function tableEntries(config: Pick<Config, 'buckets' | 'services'>): number {

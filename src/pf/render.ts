@@ -63,7 +63,7 @@ export function orderedServices(config: Pick<Config, 'services'>, family: PfFami
 }
 
 /** The anchor's rules, which depend on the config only: health moves prefixes between tables. */
-export function renderRules(config: Config): string[] {
+function renderRules(config: Config): string[] {
   const lines: string[] = [];
   for (const host of sortedHosts(config)) {
     for (const family of familiesOf(config)) {
@@ -79,7 +79,7 @@ export function renderRules(config: Config): string[] {
 }
 
 /** Per host and family, the prefixes of the buckets `owners` gives it, sorted by address. */
-export function tableContents(config: Config, tables: readonly BucketTable[], owners: ReadonlyArray<string | null>): Map<string, Cidr[]> {
+function tableContents(config: Config, tables: readonly BucketTable[], owners: ReadonlyArray<string | null>): Map<string, Cidr[]> {
   const out = new Map<string, Cidr[]>();
   for (const host of config.hosts) for (const family of familiesOf(config)) out.set(tableName(host.name, family), []);
   owners.forEach((owner, bucket) => {

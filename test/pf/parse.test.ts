@@ -6,7 +6,7 @@ import type { Config } from '../../src/config/model.ts';
 import { assignmentFor, sameAssignment } from '../../src/drivers/assignments.ts';
 import { formatAddress, formatCidr, parseAddress, parseCidr } from '../../src/net/address.ts';
 import { decodeAnchor } from '../../src/pf/decode.ts';
-import { isClosing, parseAnchors, parseKilled, parseMemory, parseStates, parseTableShow } from '../../src/pf/output.ts';
+import { isClosing, parseAnchors, parseKilled, parseMemory, parseStates, parseTableNames, parseTableShow } from '../../src/pf/output.ts';
 import { renderAnchor, tableName } from '../../src/pf/render.ts';
 import { PfParseError, parseRuleset } from '../../src/pf/rules.ts';
 import { arbConfig } from '../config/arbitrary-config.ts';
@@ -112,6 +112,8 @@ test('pfctl -s Anchors, -T show, -s memory and -k summaries parse; malformed lin
   assert.deepEqual(parseAnchors('  pfsteer/b0000\n  pfsteer/b0001\n', 'x'), ['pfsteer/b0000', 'pfsteer/b0001']);
   assert.throws(() => parseAnchors('pfsteer/b0000 extra\n', 'pfctl -s Anchors'), /pfctl -s Anchors, line 1/);
   assert.equal(parseTableShow('   10.0.0.0/16\n   2001:db8::/32\n', 'x').length, 2);
+  assert.deepEqual(parseTableNames('lb1-v4\nlb1-v6\n', 'x'), ['lb1-v4', 'lb1-v6']);
+  assert.throws(() => parseTableNames('lb1-v4\n<odd> name\n', 'pfctl -a pfsteer -s Tables'), /pfctl -a pfsteer -s Tables, line 2/);
   assert.throws(() => parseTableShow('   10.0.0.0/16\n   !10.1.0.0/16\n', 'show'), /show, line 2/);
   const memory = parseMemory('states        hard limit    10000\ntable-entries hard limit   200000\n', 'm');
   assert.equal(memory.get('table-entries'), 200000);
