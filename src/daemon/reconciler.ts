@@ -232,12 +232,15 @@ export class Reconciler {
   async repairDrift(): Promise<number> {
     if (this.#closed) return 0;
     let observed;
+    const driver = this.#setup.driver;
     try {
-      observed = await this.#setup.driver.observe();
+      observed = await driver.observe();
     } catch (error) {
-      this.#recordError('observe', error);
+      // A reload replaced (and closed) the driver meanwhile: its reading, or its cancellation, is stale.
+      if (driver === this.#setup.driver) this.#recordError('observe', error);
       return 0;
     }
+    if (driver !== this.#setup.driver) return 0;
     await this.checkHook();
     let drifted = 0;
     const seen = new Set<number>();

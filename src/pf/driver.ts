@@ -78,6 +78,8 @@ export class PfDriver implements Driver {
   private staleTables: string[] = [];
   /** Serialises applies and reads: two interleaved diffs would each start from a stale `held`. */
   private applying: Promise<unknown> = Promise.resolve();
+  /** Ends reads in flight at close, so a stopping daemon does not wait on a slow pfctl listing. */
+  private readonly closing = new AbortController();
   lastApply: ApplyStats | undefined;
 
   constructor(config: Config, options: PfDriverOptions = {}) {
@@ -121,7 +123,7 @@ export class PfDriver implements Driver {
   private async readRules(): Promise<PfRule[] | undefined> {
     const what = this.config.pf.dialect === 'freebsd' ? 'nat' : 'rules';
     const args = ['-a', this.anchor(), '-vv', '-P', '-s', what];
-    const r = await this.pfctl(args);
+    const r = await this.pfctl(args, undefined, this.closing.signal);
     if (r.exitCode !== 0) {
       if (NO_ANCHOR.test(r.stderr)) return undefined;
       throw new PfctlError(r.command, r.exitCode, r.stderr, `exited ${r.exitCode}`);
@@ -131,7 +133,7 @@ export class PfDriver implements Driver {
 
   private async readChildren(): Promise<string[]> {
     const args = ['-a', this.anchor(), '-s', 'Anchors'];
-    const r = await this.pfctl(args);
+    const r = await this.pfctl(args, undefined, this.closing.signal);
     if (r.exitCode !== 0) {
       if (NO_ANCHOR.test(r.stderr)) return [];
       throw new PfctlError(r.command, r.exitCode, r.stderr, `exited ${r.exitCode}`);
@@ -141,7 +143,7 @@ export class PfDriver implements Driver {
 
   private async readTableNames(): Promise<string[]> {
     const args = ['-a', this.anchor(), '-s', 'Tables'];
-    const r = await this.pfctl(args);
+    const r = await this.pfctl(args, undefined, this.closing.signal);
     if (r.exitCode !== 0) {
       if (NO_ANCHOR.test(r.stderr)) return [];
       throw new PfctlError(r.command, r.exitCode, r.stderr, `exited ${r.exitCode}`);
@@ -151,7 +153,7 @@ export class PfDriver implements Driver {
 
   private async readTable(name: string): Promise<Cidr[] | undefined> {
     const args = ['-a', this.anchor(), '-t', name, '-T', 'show'];
-    const r = await this.pfctl(args);
+    const r = await this.pfctl(args, undefined, this.closing.signal);
     if (r.exitCode !== 0) {
       if (/Table does not exist/i.test(r.stderr)) return undefined;
       throw new PfctlError(r.command, r.exitCode, r.stderr, `exited ${r.exitCode}`);
@@ -366,7 +368,7 @@ export class PfDriver implements Driver {
 
   async checkHook(): Promise<HookCheck> {
     const what = this.config.pf.dialect === 'freebsd' ? 'nat' : 'rules';
-    const r = await pfctlOk(this.pfctl, ['-s', what]);
+    const r = await pfctlOk(this.pfctl, ['-s', what], undefined, this.closing.signal);
     return findHook(this.config, r.stdout);
   }
 
@@ -412,7 +414,10 @@ export class PfDriver implements Driver {
     return parseStates(r.stdout, 'pfctl -s state').filter((s) => s.direction === 'in' && s.translated && !isClosing(s) && addresses.some((a) => sameAddress(a, s.destination))).length;
   }
 
-  async close(): Promise<void> {}
+  /** Cancels reads in flight; a load or table command in flight finishes (pf takes each whole). */
+  async close(): Promise<void> {
+    this.closing.abort();
+  }
 }
 
 function asError(error: unknown): Error {
