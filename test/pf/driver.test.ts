@@ -505,3 +505,16 @@ test('per host, inspect reports rule evaluations and states from pfctl counters'
   assert.equal([...hosts.values()].reduce((n, h) => n + h.states, 0), 40);
   assert.ok(hosts.get('lb1')!.evaluations > 0);
 });
+
+test('close cancels a read in flight (a stopping daemon does not wait on a hung pfctl listing)', async () => {
+  const e = fresh();
+  const c = await configFor(e, ', timeout: 30s');
+  const d = new PfDriver(c);
+  e.faults({ hang: 1, match: '-s Anchors' });
+  const reading = d.observe();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const started = Date.now();
+  await d.close();
+  await assert.rejects(reading, (err: unknown) => err instanceof PfctlError && /was cancelled/.test(err.message));
+  assert.ok(Date.now() - started < 5000);
+});
