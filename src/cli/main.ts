@@ -21,6 +21,7 @@ import { daemonRunCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 import { drainCommand, undrainCommand } from './drain.ts';
 import { flushCommand } from './flush.ts';
+import { importHfmCommand } from './import-hfm.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -47,6 +48,7 @@ Exit codes:
   program.addCommand(probeCommand());
   program.addCommand(simulateCommand());
   program.addCommand(flushCommand());
+  program.addCommand(importHfmCommand());
   program.command('version').description('print the version').action(() => {
     process.stdout.write(`${pkg.version}\n`);
   });

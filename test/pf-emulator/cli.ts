@@ -10,7 +10,7 @@ import type { Os, Ruleset } from './grammar.ts';
 import { PfSyntaxError, parseRuleset } from './grammar.ts';
 import type { Outcome } from './outcome.ts';
 import { failure, OK, summary, usage } from './outcome.ts';
-import { expand, expandedRules, isNatRule, loadedAnchor, loadTables, printCounters, printRule, referencedTables } from './ruleset.ts';
+import { expandedRules, isNatRule, loadedAnchor, loadTables, printCounters, printRule, referencedTables } from './ruleset.ts';
 import type { LoadedAnchor, PfMemory, PfStateEntry, PfSummary, TableCount } from './store.ts';
 import { Store, tableCount } from './store.ts';
 import type { TableCall, TableResult } from './table-command.ts';
@@ -70,9 +70,14 @@ const CLEAR: Record<Os, readonly string[]> = {
   openbsd: ['rules', 'Sources', 'states', 'info', 'Tables', 'osfp', 'Reset', 'all'],
 };
 
+/** pf's pools in the order `-s memory` lists them, with the kernel's defaults (FreeBSD 12, OpenBSD). */
+const POOLS: Record<Os, Record<string, number>> = {
+  freebsd: { states: 10000, 'src-nodes': 10000, frags: 5000, 'table-entries': 200000 },
+  openbsd: { states: 100000, 'src-nodes': 10000, frags: 65536, tables: 1000, 'table-entries': 200000, 'pktdelay-pkts': 10000, anchors: 512 },
+};
+
 function limitsOf(main: Ruleset | undefined, os: Os): Record<string, number> {
-  const defaults: Record<string, number> = { states: 100000, 'src-nodes': 100000, frags: 5000, ...(os === 'openbsd' ? { tables: 1000 } : {}), 'table-entries': 200000 };
-  return { ...defaults, ...main?.limits };
+  return { ...POOLS[os], ...main?.limits };
 }
 
 /** pf_find_ruleset: a ruleset exists while it holds rules, tables or child anchors, or a rule names it. */
@@ -204,11 +209,11 @@ function showTables(memory: PfMemory, anchor: string, verbose: number): Outcome 
   if (!anchorExists(memory, anchor)) return failure('pfctl: Anchor or Ruleset does not exist.\n');
   if (verbose >= 2) return failure('pfctl emulator: -s Tables -vv is not emulated\n');
   const tables = rulesetTables(memory, anchor) ?? {};
-  const source = anchor === '' ? memory.main : (memory.anchors[anchor]?.source ?? '');
+  const source = anchor === '' ? memory.main : (memory.anchors[anchor]?.rules ?? '');
   const named = referencedTables(parseRuleset(source, memory.os).rules);
   const fromAnchors = new Set<string>();
   if (anchor === '') {
-    for (const a of Object.values(memory.anchors)) for (const n of referencedTables(parseRuleset(a.source, memory.os).rules)) if (!a.tables[n]) fromAnchors.add(n);
+    for (const a of Object.values(memory.anchors)) for (const n of referencedTables(parseRuleset(a.rules, memory.os).rules)) if (!a.tables[n]) fromAnchors.add(n);
   }
   const names = Object.keys(tables).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const line = (name: string): string => {
@@ -223,7 +228,7 @@ function showTables(memory: PfMemory, anchor: string, verbose: number): Outcome 
 function showRules(memory: PfMemory, modifier: 'nat' | 'rules', anchor: string, verbose: number): Outcome {
   if (anchor.endsWith('*')) return failure('pfctl emulator: recursive anchor listing is not emulated\n');
   const loaded = anchor === '' ? undefined : memory.anchors[anchor];
-  const source = anchor === '' ? memory.main : loaded?.source;
+  const source = anchor === '' ? memory.main : loaded?.rules;
   if (source === undefined) {
     if (anchorExists(memory, anchor)) return OK;
     return failure('pfctl: DIOCGETRULES: Invalid argument\n');
@@ -234,7 +239,7 @@ function showRules(memory: PfMemory, modifier: 'nat' | 'rules', anchor: string, 
   expandedRules(memory, source).forEach((e, index) => {
     if (isNatRule(e.rule) !== (modifier === 'nat')) return;
     lines.push(`${verbose >= 2 ? `@${number} ` : ''}${printRule(e, memory.os)}`);
-    if (verbose >= 1) lines.push(printCounters(counters[index] ?? { evaluations: 0, packets: 0, bytes: 0, states: 0 }));
+    if (verbose >= 1) lines.push(printCounters(counters[index] ?? { evaluations: 0, packets: 0, bytes: 0, states: 0, pid: process.pid }));
     number++;
   });
   return { code: 0, stdout: lines.map((l) => `${l}\n`).join(''), stderr: '' };
@@ -248,7 +253,8 @@ function show(memory: PfMemory, what: string, anchor: string, verbose: number): 
     case 'rules':
       return showRules(memory, modifier, anchor, verbose);
     case 'Anchors': {
-      if (!anchorExists(memory, anchor)) return failure('pfctl: DIOCGETRULESETS: Invalid argument\n');
+      // pfctl_show_anchors: FreeBSD's names the anchor, OpenBSD's err()s on the ioctl.
+      if (!anchorExists(memory, anchor)) return failure(memory.os === 'freebsd' ? `Anchor '${anchor}' not found.\n` : 'pfctl: DIOCGETRULESETS: Invalid argument\n');
       const prefix = anchor === '' ? '' : `${anchor}/`;
       const names = new Set<string>();
       for (const name of Object.keys(memory.anchors)) {
@@ -278,9 +284,10 @@ function show(memory: PfMemory, what: string, anchor: string, verbose: number): 
 function dropRules(memory: PfMemory, anchor: string, nat: boolean): void {
   const loaded = memory.anchors[anchor];
   if (!loaded) return;
-  const rules = expandedRules(memory, loaded.source);
+  const rules = expandedRules(memory, loaded.rules);
   const kept = rules.map((e, i) => ({ e, c: loaded.counters[i]! })).filter(({ e }) => isNatRule(e.rule) !== nat);
   loaded.source = kept.map(({ e }) => `${printRule(e, memory.os)}\n`).join('');
+  loaded.rules = loaded.source;
   loaded.counters = kept.map(({ c }) => c);
 }
 
@@ -381,7 +388,7 @@ function tableOnAnchor(store: Store, request: TableRequest): Outcome {
     const used = [tableCount(summary.mainTables), ...Object.values(summary.tableCounts)];
     const result: TableResult = runTableCommand(request.call, { tables, elsewhere, room: room(summary.os, summary.main, used) });
     if (!result.tables) return { result: result.outcome };
-    const anchor: LoadedAnchor = current ? { ...current, tables: result.tables } : { source: '', counters: [], loadedAt: Date.now(), tables: result.tables };
+    const anchor: LoadedAnchor = current ? { ...current, tables: result.tables } : { source: '', rules: '', counters: [], loadedAt: Date.now(), tables: result.tables };
     const empty = anchor.counters.length === 0 && Object.keys(anchor.tables).length === 0;
     return { anchor: empty ? null : anchor, result: result.outcome };
   });
@@ -396,7 +403,7 @@ function tableOnMemory(memory: PfMemory, request: TableRequest): Outcome {
   if (result.tables) {
     if (anchor === '') memory.mainTables = result.tables;
     else {
-      memory.anchors[anchor] = { ...(memory.anchors[anchor] ?? { source: '', counters: [], loadedAt: Date.now() }), tables: result.tables };
+      memory.anchors[anchor] = { ...(memory.anchors[anchor] ?? { source: '', rules: '', counters: [], loadedAt: Date.now() }), tables: result.tables };
       dropIfEmpty(memory, anchor);
     }
   }

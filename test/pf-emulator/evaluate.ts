@@ -18,7 +18,7 @@ import { containsAddress, formatAddress } from '../../src/net/address.ts';
 import type { HostSpec, Os, PortOp, Rule, Ruleset } from './grammar.ts';
 import type { Expanded } from './ruleset.ts';
 import { expand, familyOf, isNatRule, parsed, printRule } from './ruleset.ts';
-import type { PfMemory } from './store.ts';
+import type { LoadedAnchor, PfMemory } from './store.ts';
 import type { KTable } from './tables.ts';
 import { tableMatcher } from './tables.ts';
 
@@ -139,6 +139,16 @@ function compile(ruleset: Ruleset, os: Os): Compiled[] {
   return list;
 }
 
+const anchorLists = new WeakMap<LoadedAnchor, Compiled[]>();
+function compileAnchor(memory: PfMemory, anchor: LoadedAnchor): Compiled[] {
+  let list = anchorLists.get(anchor);
+  if (!list) {
+    list = compile(parsed(memory, anchor.rules), memory.os);
+    anchorLists.set(anchor, list);
+  }
+  return list;
+}
+
 function portMatches(p: PortOp | undefined, port: number | undefined): boolean {
   if (!p) return true;
   if (port === undefined) return false;
@@ -180,11 +190,21 @@ function resolveAnchor(parent: string, name: string): string {
   return parent === '' ? name : `${parent}/${name}`;
 }
 
+const childLists = new WeakMap<PfMemory, Map<string, string[]>>();
+
+/** A wildcard's children in pf's order (byte order of their paths), once per snapshot of pf. */
 function children(memory: PfMemory, parent: string): string[] {
-  const prefix = parent === '' ? '' : `${parent}/`;
-  return Object.keys(memory.anchors)
-    .filter((n) => n.startsWith(prefix) && !n.slice(prefix.length).includes('/'))
-    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  let lists = childLists.get(memory);
+  if (!lists) childLists.set(memory, (lists = new Map()));
+  let list = lists.get(parent);
+  if (!list) {
+    const prefix = parent === '' ? '' : `${parent}/`;
+    list = Object.keys(memory.anchors)
+      .filter((n) => n.startsWith(prefix) && !n.slice(prefix.length).includes('/'))
+      .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    lists.set(parent, list);
+  }
+  return list;
 }
 
 export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
@@ -254,7 +274,7 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
           const names = target.endsWith('/*') ? children(memory, target.slice(0, -2)) : memory.anchors[target] ? [target] : [];
           for (const name of names) {
             const anchor = memory.anchors[name]!;
-            if (walk(compile(parsed(memory, anchor.source), os), { name, tables: anchor.tables })) return true;
+            if (walk(compileAnchor(memory, anchor), { name, tables: anchor.tables })) return true;
           }
         }
         i++;

@@ -75,6 +75,8 @@ export interface Rule {
 export interface TableDef {
   name: string;
   line: number;
+  /** Where the statement stands in the text, from `table` to its end of line. */
+  span: [number, number];
   flags: Array<'const' | 'persist' | 'counters'>;
   entries: Array<{ cidr: Cidr; negate: boolean }>;
 }
@@ -88,6 +90,8 @@ export interface Ruleset {
 interface Token {
   text: string;
   line: number;
+  /** Offset in the text. */
+  at: number;
   quoted?: boolean;
 }
 
@@ -129,7 +133,7 @@ function lex(text: string, problems: ParseProblem[]): Token[] {
       continue;
     }
     if (t === '\n') {
-      tokens.push({ text: '\n', line });
+      tokens.push({ text: '\n', line, at: m.index });
       line++;
       continue;
     }
@@ -138,16 +142,16 @@ function lex(text: string, problems: ParseProblem[]): Token[] {
       if (t.length === 1 || !t.endsWith('"')) {
         problems.push({ line, text: 'reached end of file while parsing quoted string' });
         // The lexer returns end of input here: whatever statement is open is a syntax error.
-        tokens.push({ text: '', line });
+        tokens.push({ text: '', line, at: m.index });
         break;
       }
-      tokens.push({ text: t.slice(1, -1).replaceAll('\n', ''), line, quoted: true });
+      tokens.push({ text: t.slice(1, -1).replaceAll('\n', ''), line, at: m.index, quoted: true });
       line += t.split('\n').length - 1;
       continue;
     }
-    tokens.push({ text: t, line });
+    tokens.push({ text: t, line, at: m.index });
   }
-  tokens.push({ text: '\n', line });
+  tokens.push({ text: '\n', line, at: text.length });
   return tokens;
 }
 
@@ -299,7 +303,7 @@ class Parser {
   }
 
   private table(): TableDef {
-    const line = this.take().line;
+    const { line, at } = this.take();
     const name = this.tableName();
     if (name === undefined) this.syntax();
     if (name.length > TABLE_NAME_MAX) this.fail(`table name too long, max ${TABLE_NAME_MAX} chars`);
@@ -332,7 +336,7 @@ class Parser {
       flags.push(this.take().text as TableDef['flags'][number]);
     }
     if (badEntry) this.fail('cannot create address buffer: Invalid argument', this.endLine());
-    return { name, line, flags, entries };
+    return { name, line, span: [at, this.peek().at], flags, entries };
   }
 
   private set(out: Ruleset): void {
@@ -628,6 +632,20 @@ class Parser {
       if (!ok) this.fail('no translation address with matching address family found.', line);
     }
   }
+}
+
+/**
+ * The text without its table statements (newlines kept, so lines keep their numbers): what a
+ * loaded anchor's rules are read back from, without re-reading tables the kernel holds anyway.
+ */
+export function withoutTables(text: string, ruleset: Ruleset): string {
+  let out = '';
+  let from = 0;
+  for (const t of ruleset.tables) {
+    out += text.slice(from, t.span[0]) + '\n'.repeat(text.slice(t.span[0], t.span[1]).split('\n').length - 1);
+    from = t.span[1];
+  }
+  return out + text.slice(from);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { formatAddress, formatCidr } from '../../src/net/address.ts';
 import type { HostSpec, Os, PortOp, Rule, Ruleset } from './grammar.ts';
-import { parseRuleset } from './grammar.ts';
+import { parseRuleset, withoutTables } from './grammar.ts';
 import type { Counters, LoadedAnchor, PfMemory } from './store.ts';
 import type { KTable } from './tables.ts';
 import { entryKey } from './tables.ts';
@@ -106,7 +106,8 @@ export function loadedAnchor(source: string, ruleset: Ruleset, current: Record<s
   const loadedAt = Date.now();
   return {
     source,
-    counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0 })),
+    rules: withoutTables(source, ruleset),
+    counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0, pid: process.pid })),
     loadedAt,
     tables: loadTables(current, ruleset, loadedAt),
   };
@@ -116,7 +117,7 @@ export function printCounters(c: Counters): string {
   const pad = (n: number, w: number): string => String(n).padEnd(w);
   return [
     `  [ Evaluations: ${pad(c.evaluations, 10)}Packets: ${pad(c.packets, 10)}Bytes: ${pad(c.bytes, 12)}States: ${pad(c.states, 6)}]`,
-    `  [ Inserted: uid 0 pid ${process.pid} State Creations: ${pad(c.states, 6)}]`,
+    `  [ Inserted: uid 0 pid ${c.pid} State Creations: ${pad(c.states, 6)}]`,
   ].join('\n');
 }
 

@@ -22,6 +22,8 @@ export interface Counters {
   packets: number;
   bytes: number;
   states: number;
+  /** The pfctl process that loaded the rule (pf's cpid, which -v prints). */
+  pid: number;
 }
 
 export interface PfStateEntry {
@@ -52,6 +54,8 @@ export interface TableCount {
  */
 export interface LoadedAnchor {
   source: string;
+  /** `source` without its table statements: what printing and evaluating the rules parse. */
+  rules: string;
   /** Per printed (expanded) rule, in order. */
   counters: Counters[];
   loadedAt: number;

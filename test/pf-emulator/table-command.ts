@@ -108,10 +108,31 @@ function entriesOf(tables: Record<string, KTable>): number {
   return n;
 }
 
+/**
+ * Under -n pfctl reads the addresses and skips every ioctl: nothing exists or fails, the counts
+ * stay 0 (what -T show prints then is stale memory, here nothing).
+ */
+function dryRun(call: TableCall): Outcome {
+  const entries = readAddresses(call);
+  if (!Array.isArray(entries)) return entries;
+  const n = entries.length;
+  const line = {
+    kill: '0 table deleted',
+    flush: '0 addresses deleted',
+    add: `0/${n} addresses added`,
+    delete: `0/${n} addresses deleted`,
+    replace: 'no changes',
+    test: `0/${n} addresses match`,
+  }[call.command as string];
+  if (line === undefined) return { code: 0, stdout: '', stderr: '' };
+  return { code: call.command === 'test' && n > 0 ? 2 : 0, stdout: '', stderr: summary(call, line) };
+}
+
 export function runTableCommand(call: TableCall, scope: TableScope): TableResult {
   if (call.table.length > TABLE_NAME_MAX) return { outcome: usage(call.os) };
   const takesAddresses = ['add', 'delete', 'replace', 'test'].includes(call.command);
   if (!takesAddresses && (call.words.length > 0 || call.file) && call.command !== 'zero') return { outcome: usage(call.os) };
+  if (call.dryRun) return { outcome: dryRun(call) };
   const current = scope.tables[call.table];
   const stdout: string[] = [];
   let stderr = '';
@@ -120,10 +141,10 @@ export function runTableCommand(call: TableCall, scope: TableScope): TableResult
     switch (call.command) {
       case 'show':
         if (!current) throw new TableRefused('ESRCH');
-        if (!call.dryRun) stdout.push(show(call, current));
+        stdout.push(show(call, current));
         return done();
       case 'kill': {
-        const deleted = current && !call.dryRun ? 1 : 0;
+        const deleted = current ? 1 : 0;
         stderr += summary(call, `${deleted} table deleted`);
         if (!deleted) return done();
         const rest = { ...scope.tables };
@@ -132,8 +153,8 @@ export function runTableCommand(call: TableCall, scope: TableScope): TableResult
       }
       case 'flush': {
         const change = flushAddresses(current);
-        stderr += summary(call, `${call.dryRun ? 0 : change.deleted} addresses deleted`);
-        return done(call.dryRun ? undefined : { ...scope.tables, [call.table]: change.table });
+        stderr += summary(call, `${change.deleted} addresses deleted`);
+        return done({ ...scope.tables, [call.table]: change.table });
       }
       case 'test': {
         const entries = readAddresses(call);
@@ -151,15 +172,11 @@ export function runTableCommand(call: TableCall, scope: TableScope): TableResult
         let table = current;
         if (call.command !== 'delete') {
           if (call.os === 'openbsd') for (const anchor of scope.elsewhere) stderr += `pfctl: warning: table <${call.table}> already defined in anchor "${anchor || '/'}"\n`;
-          if (!table && !call.dryRun) {
+          if (!table) {
             if (Object.keys(scope.tables).length + 1 > scope.room.tables) return refused('ENOMEM', stderr);
             table = { flags: ['persist'], entries: [], cleared: call.now };
             stderr += summary(call, '1 table created');
           }
-        }
-        if (call.dryRun) {
-          stderr += summary(call, call.command === 'replace' ? 'no changes' : `0/${entries.length} addresses ${call.command === 'add' ? 'added' : 'deleted'}`);
-          return done();
         }
         const apply = { add: addAddresses, delete: deleteAddresses, replace: replaceAddresses }[call.command];
         const change: AddressChange = apply(table, entries);

@@ -63,10 +63,10 @@ export function parseTableAddress(text: string, os: Os): TableEntry {
     const mask = body.slice(slash);
     const digits = mask.slice(1);
     const bits = /^\d+$/.test(digits) ? Number(digits) : Number.NaN;
-    if (address.family === 4) {
-      if (!(bits <= 32)) throw new AddressError(undefined);
-    } else if (Number.isNaN(bits)) {
+    if (Number.isNaN(bits)) {
       throw new AddressError(os === 'freebsd' ? `invalid netmask '${mask}'` : `netmask is invalid: ${mask}`);
+    } else if (address.family === 4) {
+      if (bits > 32) throw new AddressError(undefined);
     } else if (bits > 128) {
       throw new AddressError(os === 'freebsd' ? `invalid netmask '${mask}'` : `netmask is too large: ${mask}`);
     }
@@ -229,6 +229,16 @@ export function testAddresses(table: KTable | undefined, entries: readonly Table
 
 const matchers = new WeakMap<KTable, (a: Cidr['address']) => boolean>();
 
+/** An IPv4 address as a number, an IPv6 one as its text: the keys of a table's lookup maps. */
+function keyOf(address: Cidr['address'], prefix: number): number | string {
+  if (address.family === 4) {
+    const b = address.bytes;
+    const n = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
+    return prefix === 0 ? 0 : (n & (0xffffffff << (32 - prefix))) >>> 0;
+  }
+  return formatAddress(networkOf({ address, prefix }));
+}
+
 /**
  * pfr_match_addr: the longest prefix holding the address decides; a negated entry there means
  * no match. Built once per table object: routing many packets looks up the same tables.
@@ -236,19 +246,18 @@ const matchers = new WeakMap<KTable, (a: Cidr['address']) => boolean>();
 export function tableMatcher(table: KTable): (a: Cidr['address']) => boolean {
   let fn = matchers.get(table);
   if (fn) return fn;
-  const byPrefix = new Map<number, Map<string, boolean>>();
+  const levels: Array<{ family: number; prefix: number; entries: Map<number | string, boolean> }> = [];
   for (const key of table.entries) {
     const e = entryOf(key);
-    const level = e.cidr.address.family * 1000 + e.cidr.prefix;
-    let m = byPrefix.get(level);
-    if (!m) byPrefix.set(level, (m = new Map()));
-    m.set(formatAddress(e.cidr.address), !e.negate);
+    let level = levels.find((l) => l.family === e.cidr.address.family && l.prefix === e.cidr.prefix);
+    if (!level) levels.push((level = { family: e.cidr.address.family, prefix: e.cidr.prefix, entries: new Map() }));
+    level.entries.set(keyOf(e.cidr.address, e.cidr.prefix), !e.negate);
   }
-  const levels = [...byPrefix.keys()].sort((a, b) => b - a);
+  levels.sort((a, b) => b.prefix - a.prefix);
   fn = (address) => {
     for (const level of levels) {
-      if (Math.floor(level / 1000) !== address.family) continue;
-      const hit = byPrefix.get(level)!.get(formatAddress(networkOf({ address, prefix: level % 1000 })));
+      if (level.family !== address.family) continue;
+      const hit = level.entries.get(keyOf(address, level.prefix));
       if (hit !== undefined) return hit;
     }
     return false;

@@ -348,3 +348,24 @@ test('evaluation counts: the per-bucket layout costs a lookup per bucket, one an
     }
   }
 });
+
+test('-s Anchors of a missing anchor: FreeBSD names it, OpenBSD reports the ioctl', async () => {
+  assert.deepEqual(pick(await pfctl(emulator(), ['-a', 'pfsteer', '-s', 'Anchors'])), [1, "Anchor 'pfsteer' not found."]);
+  assert.deepEqual(pick(await pfctl(emulator('openbsd'), ['-a', 'pfsteer', '-s', 'Anchors'])), [1, 'pfctl: DIOCGETRULESETS: Invalid argument']);
+});
+
+test('-s nat -v prints per rule what evaluation with skip steps counted, in pfctl\'s counter lines', async () => {
+  const e = emulator();
+  e.loadMain('rdr-anchor "pfsteer"\n');
+  const anchor = 'table <a> persist { 10.1.0.0/16 }\ntable <b> persist { 10.2.0.0/16 }\nrdr on em0 inet proto tcp from <a> to 192.0.2.10 port { 80 443 } -> 10.0.1.11\nrdr on em0 inet proto tcp from <b> to 192.0.2.10 port { 80 443 } -> 10.0.1.12\n';
+  assert.equal((await pfctl(e, ['-a', 'pfsteer', '-f', '-'], anchor)).exitCode, 0);
+  e.route({ source: parseAddress('10.2.0.7')!, destination: ext, port: 443, interface: 'em0' }, { establish: true });
+  e.route({ source: parseAddress('10.9.0.7')!, destination: ext, port: 443, interface: 'em0' });
+  const shown = (await pfctl(e, ['-a', 'pfsteer', '-s', 'nat', '-v'])).stdout.split('\n');
+  const evaluations = shown.filter((l) => l.includes('Evaluations')).map((l) => Number(/Evaluations: (\d+)/.exec(l)![1]));
+  assert.deepEqual(evaluations, [2, 0, 2, 1]);
+  assert.equal(shown[10], '  [ Evaluations: 1         Packets: 1         Bytes: 60          States: 1     ]');
+  assert.match(shown[11]!, /^ {2}\[ Inserted: uid 0 pid \d+ State Creations: 1 {5}\]$/);
+  const main = (await pfctl(e, ['-s', 'nat', '-v'])).stdout.split('\n');
+  assert.deepEqual([main[0], /Evaluations: (\d+)/.exec(main[1]!)![1]], ['rdr-anchor "pfsteer" all', '2']);
+});
