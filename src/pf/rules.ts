@@ -167,7 +167,7 @@ const TABLE = /^table\s+<([A-Za-z0-9_.-]+)>((?:\s+(?:const|persist|counters))*)\
 
 /**
  * Rules (and, in rendered text, tables) of one anchor. `what` names the source in errors, e.g.
- * `pfctl -a pfsteer/b0003 -s nat`.
+ * `pfctl -a pfsteer -s nat`.
  */
 export function parseRuleset(text: string, what: string): PfRuleset {
   const out: PfRuleset = { tables: [], rules: [] };
