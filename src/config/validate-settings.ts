@@ -75,10 +75,11 @@ export function readBuckets(r: Reader, section: Section | undefined): BucketsCon
 }
 
 function readBucketCount(r: Reader, field: Field): number | undefined {
-  const count = r.integer(field.value, field.path, 16, 4096, field.key);
+  // pf's bound (the driver's own limits are checked in validate-limits.ts).
+  const count = r.integer(field.value, field.path, 16, 65536, field.key);
   if (count === undefined) return undefined;
   if ((count & (count - 1)) !== 0) {
-    r.report('not-power-of-two', `expected \`${field.path}\` to be a power of two (16, 32, ..., 4096), got ${count}`, field.value);
+    r.report('not-power-of-two', `expected \`${field.path}\` to be a power of two (16, 32, ..., 65536), got ${count}`, field.value);
     return undefined;
   }
   return count;
@@ -143,11 +144,28 @@ export function readPolicy(r: Reader, section: Section | undefined): PolicyConfi
   };
 }
 
+/**
+ * sun_path holds a Unix socket's path with its NUL: 104 bytes on FreeBSD and OpenBSD, 108 on
+ * Linux. The smaller bound holds everywhere; past it listen() fails (or truncates) at run time.
+ */
+export const MAX_SOCKET_PATH = 103;
+
+function readSocketPath(r: Reader, field: Field): string | undefined {
+  const path = readPath(r, field);
+  if (path === undefined) return undefined;
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH) {
+    r.report('path-too-long', `expected \`${field.path}\` to be at most ${MAX_SOCKET_PATH} bytes (a Unix socket path; 104 with its NUL on FreeBSD), got ${bytes}`, field.value);
+    return undefined;
+  }
+  return path;
+}
+
 export function readControl(r: Reader, section: Section | undefined): ControlConfig {
   const d = DEFAULTS.control;
   if (!section) return { ...d };
   const out: ControlConfig = {
-    socket: section.take('socket', (f) => readPath(r, f), d.socket),
+    socket: section.take('socket', (f) => readSocketPath(r, f), d.socket),
     mode: section.take('mode', (f) => readMode(r, f), d.mode),
   };
   const group = section.get('group');

@@ -37,6 +37,7 @@ export const CHECK_CODES = [
   'tcp-expect',
   'exit-code',
   'exit-unreachable',
+  'escaped',
   'killed',
   'spawn-failed',
 ] as const;

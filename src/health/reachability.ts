@@ -39,6 +39,8 @@ const BY_CODE = {
   'tcp-expect': 'answered',
   'exit-code': 'inconclusive',
   'exit-unreachable': 'unreachable',
+  // Exit 0 with a grandchild outside the group: a passing verdict, the host said it is ready.
+  escaped: 'answered',
   killed: 'inconclusive',
   'spawn-failed': 'inconclusive',
 } as const satisfies Record<KnownCheckCode, Reachability | Record<CheckType, Reachability>>;

@@ -35,6 +35,7 @@ const EXPECTED: Record<string, Record<Type, Reachability>> = {
   'tcp-expect': all(A),
   'exit-code': all(I),
   'exit-unreachable': all(U),
+  escaped: all(A),
   killed: all(I),
   'spawn-failed': all(I),
 };
