@@ -18,3 +18,26 @@ export function networkCode(error: NodeJS.ErrnoException): string {
       return 'error';
   }
 }
+
+/** The phases of a network check, in order; a run that runs out of time names the one it was in. */
+export type Phase = 'connect' | 'tls' | 'response' | 'body';
+
+/** One stable code per phase, so logs, status and metrics tell a silent host from a slow answer. */
+export const TIMEOUT_CODES = {
+  connect: 'connect-timeout',
+  tls: 'tls-timeout',
+  response: 'response-timeout',
+  body: 'body-timeout',
+} as const satisfies Record<Phase, string>;
+
+const WAITING_FOR: Record<Phase, string> = {
+  connect: 'no TCP connection',
+  tls: 'connected, no TLS handshake',
+  response: 'connected, no response',
+  body: 'answered, body not complete',
+};
+
+/** The verdict of a run cut by its deadline (`timeout` ms after its start) in `phase`. */
+export function timeoutVerdict(phase: Phase, timeout: number): { code: string; detail: string } {
+  return { code: TIMEOUT_CODES[phase], detail: `${WAITING_FOR[phase]} within ${timeout} ms` };
+}
