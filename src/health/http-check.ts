@@ -125,8 +125,11 @@ export class HttpProbe {
       expire(done(false, code, detail));
       this.#socket?.destroy(new DeadlineReached(detail));
     };
-    if (signal.aborted) onExpired();
-    else signal.addEventListener('abort', onExpired, { once: true });
+    if (signal.aborted) {
+      onExpired();
+      return expired;
+    }
+    signal.addEventListener('abort', onExpired, { once: true });
     try {
       return await Promise.race([expired, this.#exchange(done)]);
     } finally {
