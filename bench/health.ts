@@ -18,7 +18,7 @@ import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus, getPriority, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { pino } from 'pino';
@@ -231,7 +231,7 @@ async function runBench(): Promise<void> {
     processesLeft: measured.processesLeft <= TARGETS.processesLeft,
   };
   const machine = { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', platform: `${process.platform} ${process.arch}` };
-  const load = { machineBusyPercent: round(machineBusy), loadavg1Before: round(loadBefore[0]!, 2), loadavg1After: round(loadAfter[0]!, 2) };
+  const load = { machineBusyPercent: round(machineBusy), loadavg1Before: round(loadBefore[0]!, 2), loadavg1After: round(loadAfter[0]!, 2), nice: getPriority() };
   const all = hosts.flatMap((h) => h.checks);
   const runs = driftAll.length;
   const report = {
@@ -262,7 +262,7 @@ async function runBench(): Promise<void> {
   const md = `# Health engine benchmark
 
 Run: ${report.run}, ${report.mode} mode, ${round(wall / 1000, 1)} s. Machine: Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.platform}.
-Load while it ran: the whole machine ${load.machineBusyPercent} % busy (all CPUs, every process: this benchmark and whatever else ran), load average ${load.loadavg1Before} before, ${load.loadavg1After} after.
+Load while it ran: the whole machine ${load.machineBusyPercent} % busy (all CPUs, every process: this benchmark and whatever else ran), load average ${load.loadavg1Before} before, ${load.loadavg1After} after; this process's nice value ${load.nice}.
 
 Workload: the real \`HealthMonitor\` with ${HOSTS} hosts x ${CHECKS_PER_HOST} checks = ${report.workload.checks} checks (${report.workload.tcp} TCP, ${report.workload.http} HTTP, ${report.workload.https} HTTPS, each HTTP(S) check with a fresh connection per run), interval ${INTERVAL} ms, timeout ${TIMEOUT} ms, jitter ${JITTER} ms.
 Three checks per host (${kinds.size} in all) are silent, 50 of each kind below: a loopback listener that accepts and never answers, or an address in the benchmark's network namespace whose packets an nft rule drops (no SYN-ACK ever comes).
