@@ -23,12 +23,18 @@ export function networkCode(error: NodeJS.ErrnoException): string {
 export type Phase = 'connect' | 'tls' | 'response' | 'body';
 
 /** One stable code per phase, so logs, status and metrics tell a silent host from a slow answer. */
-export const TIMEOUT_CODES = {
-  connect: 'connect-timeout',
-  tls: 'tls-timeout',
-  response: 'response-timeout',
-  body: 'body-timeout',
-} as const satisfies Record<Phase, string>;
+export function timeoutCode(phase: Phase): string {
+  switch (phase) {
+    case 'connect':
+      return 'connect-timeout';
+    case 'tls':
+      return 'tls-timeout';
+    case 'response':
+      return 'response-timeout';
+    case 'body':
+      return 'body-timeout';
+  }
+}
 
 const WAITING_FOR: Record<Phase, string> = {
   connect: 'no TCP connection',
@@ -39,5 +45,5 @@ const WAITING_FOR: Record<Phase, string> = {
 
 /** The verdict of a run cut by its deadline (`timeout` ms after its start) in `phase`. */
 export function timeoutVerdict(phase: Phase, timeout: number): { code: string; detail: string } {
-  return { code: TIMEOUT_CODES[phase], detail: `${WAITING_FOR[phase]} within ${timeout} ms` };
+  return { code: timeoutCode(phase), detail: `${WAITING_FOR[phase]} within ${timeout} ms` };
 }
