@@ -57,7 +57,7 @@ for (const fresh of [true, false]) {
   });
 }
 
-test('https with a CA file, an SNI name and a client certificate: verified both ways, a full handshake every fresh run', async () => {
+test('https with a CA file, an SNI name and a client certificate: verified both ways, a full handshake every fresh run, a resumed one after reconnecting without fresh', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'pfsteer-tls-'));
   const file = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => promisify(execFile)('openssl', args);
@@ -76,15 +76,28 @@ test('https with a CA file, an SNI name and a client certificate: verified both 
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
-  const session = checkSession({ ...check(port, true), type: 'https', host: 'lb1-service', ca: file('server.pem'), clientCert: { cert: file('client.pem'), key: file('client.key') } });
+  const tls = { type: 'https', host: 'lb1-service', ca: file('server.pem'), clientCert: { cert: file('client.pem'), key: file('client.key') } } as const;
+  const session = checkSession({ ...check(port, true), ...tls });
+  const kept = checkSession({ ...check(port, false), ...tls });
   try {
     for (let i = 0; i < 3; i++) {
       const result = await session.run(new AbortController().signal).result;
       assert.equal(result.code, 'ok', result.detail);
     }
     assert.deepEqual(seen, Array(3).fill({ servername: 'lb1-service', client: 'pfsteer', reused: false }));
+
+    // Without `fresh`, a connection the server closed when idle comes back resuming the TLS session.
+    server.keepAliveTimeout = 100;
+    seen.length = 0;
+    for (let i = 0; i < 3; i++) {
+      const result = await kept.run(new AbortController().signal).result;
+      assert.equal(result.code, 'ok', result.detail);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    assert.deepEqual(seen.map((s) => s.reused), [false, true, true]);
   } finally {
     await session.close();
+    await kept.close();
     server.closeAllConnections();
     server.close();
     await rm(dir, { recursive: true, force: true });
