@@ -19,6 +19,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { availableParallelism, cpus, getPriority, loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { pino } from 'pino';
@@ -180,13 +181,17 @@ async function runBench(): Promise<void> {
     },
   });
 
+  // The loop's own delay: how late any timer of this process ran, checks or not (the machine's noise).
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   const machineBefore = await machineCpu();
   const loadBefore = loadavg();
   const cpuBefore = process.cpuUsage();
   const wallBefore = performance.now();
+  loopDelay.enable();
   monitor.start();
   await new Promise((resolve) => setTimeout(resolve, DURATION));
   await monitor.close();
+  loopDelay.disable();
   const wall = performance.now() - wallBefore;
   const cpu = process.cpuUsage(cpuBefore);
   const machineAfter = await machineCpu();
@@ -231,7 +236,16 @@ async function runBench(): Promise<void> {
     processesLeft: measured.processesLeft <= TARGETS.processesLeft,
   };
   const machine = { node: process.version, cpus: availableParallelism(), cpuModel: cpus()[0]?.model ?? 'unknown', platform: `${process.platform} ${process.arch}` };
-  const load = { machineBusyPercent: round(machineBusy), loadavg1Before: round(loadBefore[0]!, 2), loadavg1After: round(loadAfter[0]!, 2), nice: getPriority() };
+  const load = {
+    machineBusyPercent: round(machineBusy),
+    loadavg1Before: round(loadBefore[0]!, 2),
+    loadavg1After: round(loadAfter[0]!, 2),
+    nice: getPriority(),
+    // Beyond the 10 ms sampling interval, in ms.
+    loopDelayP50: round(Math.max(0, loopDelay.percentile(50) / 1e6 - 10), 2),
+    loopDelayP99: round(Math.max(0, loopDelay.percentile(99) / 1e6 - 10), 2),
+    loopDelayMax: round(Math.max(0, loopDelay.max / 1e6 - 10), 2),
+  };
   const all = hosts.flatMap((h) => h.checks);
   const runs = driftAll.length;
   const report = {
@@ -263,6 +277,7 @@ async function runBench(): Promise<void> {
 
 Run: ${report.run}, ${report.mode} mode, ${round(wall / 1000, 1)} s. Machine: Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.platform}.
 Load while it ran: the whole machine ${load.machineBusyPercent} % busy (all CPUs, every process: this benchmark and whatever else ran), load average ${load.loadavg1Before} before, ${load.loadavg1After} after; this process's nice value ${load.nice}.
+The event loop's own delay (\`monitorEventLoopDelay\`, how late a 10 ms timer ran): p50 ${load.loopDelayP50} ms, p99 ${load.loopDelayP99} ms, max ${load.loopDelayMax} ms. Timer lateness the machine imposes on any code in this process; a check's lateness cannot be below it.
 
 Workload: the real \`HealthMonitor\` with ${HOSTS} hosts x ${CHECKS_PER_HOST} checks = ${report.workload.checks} checks (${report.workload.tcp} TCP, ${report.workload.http} HTTP, ${report.workload.https} HTTPS, each HTTP(S) check with a fresh connection per run), interval ${INTERVAL} ms, timeout ${TIMEOUT} ms, jitter ${JITTER} ms.
 Three checks per host (${kinds.size} in all) are silent, 50 of each kind below: a loopback listener that accepts and never answers, or an address in the benchmark's network namespace whose packets an nft rule drops (no SYN-ACK ever comes).
