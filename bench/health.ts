@@ -241,6 +241,8 @@ async function runBench(): Promise<void> {
     loadavg1Before: round(loadBefore[0]!, 2),
     loadavg1After: round(loadAfter[0]!, 2),
     nice: getPriority(),
+    // The scheduler shares CPU between sessions first (autogroups); a session's nice is set here.
+    autogroup: (await readFile('/proc/self/autogroup', 'utf8').catch(() => 'none')).trim(),
     // Beyond the 10 ms sampling interval, in ms.
     loopDelayP50: round(Math.max(0, loopDelay.percentile(50) / 1e6 - 10), 2),
     loopDelayP99: round(Math.max(0, loopDelay.percentile(99) / 1e6 - 10), 2),
@@ -276,7 +278,7 @@ async function runBench(): Promise<void> {
   const md = `# Health engine benchmark
 
 Run: ${report.run}, ${report.mode} mode, ${round(wall / 1000, 1)} s. Machine: Node ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.platform}.
-Load while it ran: the whole machine ${load.machineBusyPercent} % busy (all CPUs, every process: this benchmark and whatever else ran), load average ${load.loadavg1Before} before, ${load.loadavg1After} after; this process's nice value ${load.nice}.
+Load while it ran: the whole machine ${load.machineBusyPercent} % busy (all CPUs, every process: this benchmark and whatever else ran), load average ${load.loadavg1Before} before, ${load.loadavg1After} after; this process's nice value ${load.nice}, its session's scheduling group \`${load.autogroup}\`.
 The event loop's own delay (\`monitorEventLoopDelay\`, how late a 10 ms timer ran): p50 ${load.loopDelayP50} ms, p99 ${load.loopDelayP99} ms, max ${load.loopDelayMax} ms. Timer lateness the machine imposes on any code in this process; a check's lateness cannot be below it.
 
 Workload: the real \`HealthMonitor\` with ${HOSTS} hosts x ${CHECKS_PER_HOST} checks = ${report.workload.checks} checks (${report.workload.tcp} TCP, ${report.workload.http} HTTP, ${report.workload.https} HTTPS, each HTTP(S) check with a fresh connection per run), interval ${INTERVAL} ms, timeout ${TIMEOUT} ms, jitter ${JITTER} ms.
