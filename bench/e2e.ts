@@ -12,7 +12,8 @@
  * while a host goes silent, every packet to and from it dropped, round after round: the time
  * from the drop to its buckets moved, against fall x interval + timeout + 150 ms.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import type { BucketAssignment } from '../src/drivers/driver.ts';
 import { parseAddress } from '../src/net/address.ts';
 import { NftDriver } from '../src/nft/driver.ts';
@@ -132,6 +133,7 @@ try {
   const failures = all.reduce((n, r) => n + Object.values(r.failures).reduce((a, b) => a + b, 0), 0);
 
   // The real daemon adopts what the stream left in nft, then hosts go silent in turn.
+  const loadBefore = loadavg()[0]!;
   const file = await bed.writeConfig('silent', bed.daemonConfig('silent', SILENT_TIMING, { buckets: B }));
   const daemon = await DaemonProcess.start(bed.lab, bed.router, file);
   const silentRounds: (SilentMove & { host: string })[] = [];
@@ -156,6 +158,7 @@ try {
     movedMedianMs: sortedMoves[Math.floor(sortedMoves.length / 2)]!,
     movedMaxMs: sortedMoves.at(-1)!,
     within: sortedMoves.filter((ms) => ms <= SILENT_BOUND).length,
+    load: { loadavg1Before: loadBefore, loadavg1After: loadavg()[0]!, autogroup: (await readFile('/proc/self/autogroup', 'utf8').catch(() => 'none')).trim() },
   };
   const lines = [
     '# e2e benchmark: steering real connections with the nft driver',
@@ -173,6 +176,7 @@ try {
     '## A host goes silent under the real daemon',
     '',
     `\`pfsteer run\` (nft driver) in the router namespace, http checks of each haproxy's \`/haproxy_check\` every ${SILENT_TIMING.interval} ms, timeout ${SILENT_TIMING.timeout} ms, fall ${SILENT_TIMING.fall}, no jitter. Each round one host goes silent (an nft table in its namespace drops every packet in and out: no reset, no ICMP), the time to its \`down\` verdict and to its buckets moved (the daemon's \`applied\` log line, after nft took the new map) is taken, then the host returns and is up again before the next round.`,
+    `Load average ${silentSummary.load.loadavg1Before.toFixed(1)} before, ${silentSummary.load.loadavg1After.toFixed(1)} after (2 CPUs shared with other work); the daemon's session scheduling group \`${silentSummary.load.autogroup}\`.`,
     `Times run from the end of the nft command that made the host silent; the drop took effect somewhere during that command, so "moved, upper bound" adds its duration. Bound: fall x interval + timeout + 150 ms = ${SILENT_BOUND} ms.`,
     '',
     '| round | host | nft drop command | down verdict | buckets moved | moved, upper bound | within bound | verdict reason |',
