@@ -29,6 +29,12 @@ const BY_CODE = {
   reset: 'unreachable',
   unreachable: 'unreachable',
   timeout: { exec: 'inconclusive', tcp: 'unreachable', http: 'unreachable', https: 'unreachable' },
+  'connect-timeout': 'unreachable',
+  // TCP was accepted but no handshake came: a failure to connect all the same.
+  'tls-timeout': 'unreachable',
+  // Connected (and through TLS), then no answer: the host is there, perhaps only busy.
+  'response-timeout': 'inconclusive',
+  'body-timeout': 'inconclusive',
   // The handshake did not complete: as much a failure to connect as a refused SYN.
   'tls-handshake': 'unreachable',
   // It completed a handshake with a certificate we reject: it answers, misconfigured.

@@ -93,7 +93,7 @@ test("a silent host: its states are killed, and clients that dialled it as it we
     // Dialled now, before the daemon knows: their SYNs go to lb3 and go unanswered.
     const results = await dialled;
     const killed = await daemon!.waitForLog('lb3 states killed', 1000, (l) => l.host === 'lb3' && /states of a down host/.test(String(l.msg)), from);
-    assert.deepEqual([killed.msg, killed.reason], ['killed states of a down host', 'timeout']);
+    assert.deepEqual([killed.msg, killed.reason], ['killed states of a down host', 'connect-timeout']);
     assert.deepEqual(results.filter((r) => r.body === undefined || r.body === 'lb3'), [], 'every client of lb3 answered by another host');
     const slowest = Math.max(...results.map((r) => r.ms));
     t.diagnostic(`${results.length} clients of lb3: slowest answered after ${slowest} ms (${Math.round(performance.now() - started)} ms in all); detection ${DETECT} ms`);
