@@ -46,7 +46,7 @@ ${hosts}`;
 for (const dialect of ['freebsd', 'openbsd'] as const) {
   test(`${dialect}: a host answering 503 keeps its pf states, a host refusing connections has them killed`, async () => {
     const emulator = new PfEmulator(dialect);
-    emulator.loadMain(`table <ext> { 192.0.2.10 }\n${dialect === 'freebsd' ? 'rdr-anchor' : 'anchor'} "pfsteer/*"\n`);
+    emulator.loadMain(`table <ext> { 192.0.2.10 }\n${dialect === 'freebsd' ? 'rdr-anchor' : 'anchor'} "pfsteer"\n`);
     process.env.PFSTEER_PF_EMULATOR = emulator.dir;
     const backends = await startBackends(3);
     const file = join(dir, `${dialect}.yaml`);
