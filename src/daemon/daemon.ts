@@ -12,10 +12,12 @@ import type { HealthEngine, HostTransition } from '../health/types.ts';
 import { DEFAULT_ALGORITHM } from '../mapping/algorithms.ts';
 import type { Mapper } from '../mapping/types.ts';
 import { formatAddress, sameAddress, type IpAddress } from '../net/address.ts';
-import { ControlServer } from './control.ts';
+import { ControlServer, RequestError } from './control.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
-import { readState, writeState } from './state-file.ts';
+import { sameLayout } from './same-layout.ts';
+import { Coalesced, SerialQueue } from './serial.ts';
+import { keepBadState, readState, writeState } from './state-file.ts';
 
 export interface DaemonParts {
   createDriver(config: Config, logger: Logger): Driver;
@@ -39,6 +41,13 @@ function hostAddresses(host: Host): IpAddress[] {
   return out;
 }
 
+/** Why the state file read at start could not be used, and where the bad file was copied. */
+export interface StateFileProblem {
+  code: string;
+  message: string;
+  copy: string | null;
+}
+
 export class Daemon {
   #config: Config;
   #driver: Driver;
@@ -49,12 +58,20 @@ export class Daemon {
   readonly #health: HealthEngine;
   readonly #reconciler: Reconciler;
   readonly #drained = new Set<string>();
+  /** Drains, undrains and reloads, one at a time: the state file is written in this order. */
+  readonly #changes = new SerialQueue();
+  readonly #reloads = new Coalesced(() => this.#changes.run(() => this.#reload()));
+  /** One count of states per host in flight, shared by every `/states` request meanwhile. */
+  readonly #counting = new Map<string, Promise<number>>();
+  #stateProblem: StateFileProblem | undefined;
+  #startup: Promise<void> = Promise.resolve();
   #control: ControlServer | undefined;
   #metricsServer: Server | undefined;
   #ready = false;
   /** The first pass after the first verdicts is done: what `status` calls ready. */
   #steering = false;
   #closing: Promise<void> | undefined;
+  #partsClosed: Promise<void> | undefined;
   readonly #startedAt = Date.now();
 
   private constructor(file: string, config: Config, parts: DaemonParts, logger: Logger) {
@@ -81,20 +98,46 @@ export class Daemon {
    * the first verdicts (bounded) and only then moves buckets.
    */
   static async start(file: string, parts: DaemonParts, logger: Logger): Promise<Daemon> {
-    const config = await loadConfig(file);
-    const daemon = new Daemon(file, config, parts, logger);
-    await daemon.#start();
+    const daemon = await Daemon.create(file, parts, logger);
+    await daemon.start();
     return daemon;
+  }
+
+  /** Reads the config and builds the parts; nothing runs until `start`. */
+  static async create(file: string, parts: DaemonParts, logger: Logger): Promise<Daemon> {
+    return new Daemon(file, await loadConfig(file), parts, logger);
+  }
+
+  /** Starts once; on failure closes what it opened and rejects. A reload asked meanwhile waits for it. */
+  start(): Promise<void> {
+    this.#startup = this.#start().catch(async (error: unknown) => {
+      await this.#closeParts();
+      throw error;
+    });
+    return this.#startup;
   }
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const known = new Set(config.hosts.map((h) => h.name));
-    for (const host of (await readState(config.daemon.stateFile)).drained) {
-      if (known.has(host)) this.#drained.add(host);
-      else this.#logger.warn({ host }, 'state file drains a host the config no longer has; ignored');
-    }
-    for (const host of config.hosts) this.metrics.hostDrained.set({ host: host.name }, this.#drained.has(host.name) ? 1 : 0);
+    // Queued before the socket opens, so a drain asked at once is applied on top of the file's.
+    const drainsRead = this.#changes.run(() => this.#readDrains());
+    // Before the filter is read, so a second daemon on the same config stops before it loads anything.
+    this.#control = await ControlServer.listen(
+      config.control.socket,
+      config.control.mode,
+      config.control.group,
+      {
+        status: () => this.status(),
+        drain: (host) => this.drain(host),
+        undrain: (host) => this.undrain(host),
+        states: (host) => this.statesTo(host),
+        reload: () => this.reload(),
+        metrics: () => this.metrics.registry.metrics(),
+      },
+      this.#logger,
+    );
+    await drainsRead;
+    if (this.#closing) return;
     // A layout pf cannot hold would fail bucket by bucket; refuse it whole, before loading any.
     await this.#driver.prepare?.();
     try {
@@ -104,23 +147,43 @@ export class Daemon {
       this.#logger.error({ err: error }, 'cannot read the filter at start; every bucket will be loaded');
       this.metrics.driverErrors.inc({ operation: 'observe' });
     }
+    if (this.#closing) return;
     this.#health.onTransition((transition) => this.#onTransition(transition));
     this.#health.start();
-    this.#control = await ControlServer.listen(config.control.socket, config.control.mode, config.control.group, {
-      status: () => this.status(),
-      drain: (host) => this.drain(host),
-      undrain: (host) => this.undrain(host),
-      states: (host) => this.statesTo(host),
-      reload: () => this.reload(),
-      metrics: () => this.metrics.registry.metrics(),
-    });
     if (config.metrics.listen) await this.#listenMetrics(config.metrics.listen.host, config.metrics.listen.port);
     await this.#firstVerdicts(firstVerdictBound(config));
+    // SIGTERM while waiting: stop here, nothing moved.
+    if (this.#closing) return;
     this.#ready = true;
     await this.#reconciler.run();
     this.#steering = true;
     this.#reconciler.startDrift(config.daemon.driftInterval);
     this.#logger.info({ states: Object.fromEntries(this.#health.states()), drained: [...this.#drained] }, 'steering');
+  }
+
+  /**
+   * Drains from the state file. A file that cannot be read must not keep steering down (under
+   * rc.d that is a restart loop): the daemon starts without its drains, keeps a copy of the
+   * file, and says so in the log, `status` and `pfsteer_state_file_valid`.
+   */
+  async #readDrains(): Promise<void> {
+    const config = this.#config;
+    const file = config.daemon.stateFile;
+    let drained: string[] = [];
+    try {
+      drained = (await readState(file)).drained;
+    } catch (error) {
+      const copy = (await keepBadState(file)) ?? null;
+      this.#stateProblem = { code: error instanceof PfsteerError ? error.code : 'state-read', message: (error as Error).message, copy };
+      this.#logger.error({ err: error, copy }, 'STATE FILE UNUSABLE: starting with no host drained; drains made before are lost until set again');
+    }
+    this.metrics.stateFileValid.set(this.#stateProblem ? 0 : 1);
+    const known = new Set(config.hosts.map((h) => h.name));
+    for (const host of drained) {
+      if (known.has(host)) this.#drained.add(host);
+      else this.#logger.warn({ host }, 'state file drains a host the config no longer has; ignored');
+    }
+    for (const host of config.hosts) this.metrics.hostDrained.set({ host: host.name }, this.#drained.has(host.name) ? 1 : 0);
   }
 
   async #firstVerdicts(boundMs: number): Promise<void> {
@@ -180,38 +243,72 @@ export class Daemon {
 
   #host(name: string): Host {
     const host = this.#config.hosts.find((h) => h.name === name);
-    if (!host) throw new PfsteerError('unknown-host', `no host named "${name}" in ${this.#file}; hosts: ${this.#config.hosts.map((h) => h.name).join(', ')}`);
+    if (!host) throw new RequestError('unknown-host', `no host named "${name}" in ${this.#file}; hosts: ${this.#config.hosts.map((h) => h.name).join(', ')}`);
     return host;
   }
 
-  async drain(name: string): Promise<object> {
-    this.#host(name);
-    this.#drained.add(name);
-    await writeState(this.#config.daemon.stateFile, { drained: [...this.#drained] });
-    this.metrics.hostDrained.set({ host: name }, 1);
-    this.#logger.info({ host: name }, `${name} drained: its buckets move, its states stay`);
-    if (this.#ready) await this.#reconciler.run();
-    return { host: name, drained: true, buckets: this.#reconciler.owners().filter((o) => o === name).length };
+  drain(name: string): Promise<object> {
+    return this.#setDrained(name, true);
   }
 
-  async undrain(name: string): Promise<object> {
-    this.#host(name);
-    this.#drained.delete(name);
-    await writeState(this.#config.daemon.stateFile, { drained: [...this.#drained] });
-    this.metrics.hostDrained.set({ host: name }, 0);
-    this.#logger.info({ host: name }, `${name} undrained`);
+  undrain(name: string): Promise<object> {
+    return this.#setDrained(name, false);
+  }
+
+  /**
+   * Persists first, then applies: a drain the state file cannot hold (full disk) fails and
+   * leaves the host exactly as it was, in memory and in the filter.
+   */
+  async #setDrained(name: string, drained: boolean): Promise<object> {
+    await this.#changes.run(async () => {
+      this.#host(name);
+      if (this.#drained.has(name) === drained) return;
+      const next = new Set(this.#drained);
+      if (drained) next.add(name);
+      else next.delete(name);
+      try {
+        await writeState(this.#config.daemon.stateFile, { drained: [...next] });
+      } catch (error) {
+        this.metrics.stateWriteFailures.inc();
+        this.#logger.error({ host: name, err: error }, `${name} not ${drained ? 'drained' : 'undrained'}: the state file cannot be written`);
+        throw error;
+      }
+      this.#stateProblem = undefined;
+      this.metrics.stateFileValid.set(1);
+      if (drained) this.#drained.add(name);
+      else this.#drained.delete(name);
+      this.metrics.hostDrained.set({ host: name }, drained ? 1 : 0);
+      this.#logger.info({ host: name }, drained ? `${name} drained: its buckets move, its states stay` : `${name} undrained`);
+    });
     if (this.#ready) await this.#reconciler.run();
-    return { host: name, drained: false, buckets: this.#reconciler.owners().filter((o) => o === name).length };
+    return { host: name, drained, buckets: this.#reconciler.owners().filter((o) => o === name).length };
   }
 
   async statesTo(name: string): Promise<object> {
     const host = this.#host(name);
-    const states = await this.#driver.countStates(hostAddresses(host));
-    return { host: name, states };
+    let counting = this.#counting.get(name);
+    if (!counting) {
+      counting = this.#driver.countStates(hostAddresses(host)).finally(() => this.#counting.delete(name));
+      this.#counting.set(name, counting);
+    }
+    return { host: name, states: await counting };
   }
 
-  /** Parse, validate, swap; on any problem the running config stays. */
-  async reload(): Promise<object> {
+  /**
+   * Parse, validate, swap; on any problem the running config stays. Reloads run one at a time,
+   * after start-up, and a storm of them collapses into one running and one waiting.
+   */
+  reload(): Promise<object> {
+    return this.#reloads.request();
+  }
+
+  async #reload(): Promise<object> {
+    // A SIGHUP during start-up is kept for when the start is done.
+    const started = await this.#startup.then(
+      () => true,
+      () => false,
+    );
+    if (!started || this.#closing) return { ok: false, issues: [{ message: 'the daemon is not running' }] };
     let config: Config;
     try {
       config = await loadConfig(this.#file);
@@ -231,17 +328,23 @@ export class Daemon {
       this.#logger.error({ err: error }, 'reload rejected: the filter cannot hold the new layout; the old one keeps running');
       return { ok: false, issues: [{ message: error instanceof Error ? error.message : String(error) }] };
     }
-    this.#config = config;
-    this.#driver = driver;
-    for (const name of [...this.#drained]) if (!config.hosts.some((h) => h.name === name)) this.#drained.delete(name);
-    this.#reconciler.replace({ config, mapper: buildMapper(config), driver });
-    this.#health.update(config.hosts);
-    await oldDriver.close();
-    try {
-      await this.#reconciler.adopt();
-    } catch (error) {
-      this.#logger.error({ err: error }, 'cannot read the filter after reload; every bucket will be loaded');
-    }
+    // No pass runs while config and driver are swapped; what the filter was recorded to hold
+    // stays when the new config renders it alike, so an unchanged reload reads nothing back.
+    const keepApplied = sameLayout(this.#config, config);
+    await this.#reconciler.exclusive(async () => {
+      this.#config = config;
+      this.#driver = driver;
+      for (const name of [...this.#drained]) if (!config.hosts.some((h) => h.name === name)) this.#drained.delete(name);
+      this.#reconciler.replace({ config, mapper: buildMapper(config), driver }, keepApplied);
+      this.#health.update(config.hosts);
+      await oldDriver.close().catch((error: unknown) => this.#logger.warn({ err: error }, 'closing the replaced driver failed'));
+      if (keepApplied) return;
+      try {
+        await this.#reconciler.adopt();
+      } catch (error) {
+        this.#logger.error({ err: error }, 'cannot read the filter after reload; every bucket will be loaded');
+      }
+    });
     if (this.#ready) await this.#reconciler.run();
     this.#logger.info({ hosts: config.hosts.length, services: config.services.length, buckets: config.buckets.count }, 'reloaded');
     return { ok: true };
@@ -271,19 +374,31 @@ export class Daemon {
       pendingRetries: this.#reconciler.pendingRetries,
       driftRepairs: this.#reconciler.driftRepairs,
       lastError: this.#reconciler.lastError ? { ...this.#reconciler.lastError, at: new Date(this.#reconciler.lastError.at).toISOString() } : null,
+      stateFile: { path: this.#config.daemon.stateFile, problem: this.#stateProblem ?? null },
     };
   }
 
   /** Stops checks and the loop and leaves the filter exactly as it is (fail-static). */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#control?.close();
-      await new Promise<void>((resolve) => (this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve()));
-      await this.#health.close();
-      await this.#reconciler.close();
-      await this.#driver.close();
+      // A start in progress sees `#closing` at its next step and returns within one of them.
+      await this.#startup.catch(() => undefined);
+      await this.#closeParts();
       this.#logger.info('stopped; the filter keeps the last mapping');
     })();
     return this.#closing;
+  }
+
+  #closeParts(): Promise<void> {
+    this.#partsClosed ??= this.#closePartsNow();
+    return this.#partsClosed;
+  }
+
+  async #closePartsNow(): Promise<void> {
+    await this.#control?.close();
+    await new Promise<void>((resolve) => (this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve()));
+    await this.#health.close();
+    await this.#reconciler.close();
+    await this.#driver.close();
   }
 }
