@@ -48,12 +48,12 @@ async function run(options: RunOptions): Promise<void> {
     process.exitCode = EXIT.failure;
     return;
   }
-  // The daemon queues this reload behind its start.
-  if (reloadAsked) reload(daemon);
   const started = daemon.start().then(
     () => 'started' as const,
     (error: unknown) => error,
   );
+  // Asked before the daemon existed: the daemon queues it behind the start just begun.
+  if (reloadAsked) reload(daemon);
   const first = await Promise.race([started, stopAsked]);
   if (first !== 'started' && first !== 'stop') {
     logger.fatal({ err: first }, 'cannot start');

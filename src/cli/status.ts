@@ -16,6 +16,7 @@ interface Status {
   pendingRetries: number;
   driftRepairs: number;
   lastError: { at: string; message: string } | null;
+  stateFile?: { path: string; problem: { code: string; message: string; copy: string | null } | null };
 }
 
 function render(status: Status): string {
@@ -31,6 +32,8 @@ function render(status: Status): string {
   lines.push(status.lastApply ? `last apply ${status.lastApply.at}: ${status.lastApply.loaded} loaded, ${status.lastApply.failed} failed (${status.lastApply.moves})` : 'nothing applied since start');
   lines.push(`loads ${status.loads}, pending retries ${status.pendingRetries}, drift repairs ${status.driftRepairs}`);
   if (status.lastError) lines.push(`last error ${status.lastError.at}: ${status.lastError.message}`);
+  const bad = status.stateFile?.problem;
+  if (bad) lines.push(`STATE FILE UNUSABLE at start, drains lost until set again: ${bad.message}${bad.copy ? ` (copy: ${bad.copy})` : ''}`);
   return `${lines.join('\n')}\n`;
 }
 

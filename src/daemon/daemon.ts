@@ -12,7 +12,7 @@ import type { HealthEngine, HostTransition } from '../health/types.ts';
 import { DEFAULT_ALGORITHM } from '../mapping/algorithms.ts';
 import type { Mapper } from '../mapping/types.ts';
 import { formatAddress, sameAddress, type IpAddress } from '../net/address.ts';
-import { ControlServer, RequestError } from './control.ts';
+import { ControlServer, RequestError, type ControlLimits } from './control.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
 import { sameLayout } from './same-layout.ts';
@@ -22,6 +22,8 @@ import { keepBadState, readState, writeState } from './state-file.ts';
 export interface DaemonParts {
   createDriver(config: Config, logger: Logger): Driver;
   createHealth(config: Config, logger: Logger, metrics: Metrics): HealthEngine;
+  /** Caps and deadlines of the control socket; tests shorten them. */
+  controlLimits?: ControlLimits;
 }
 
 export function buildMapper(config: Config): Mapper {
@@ -135,6 +137,7 @@ export class Daemon {
         metrics: () => this.metrics.registry.metrics(),
       },
       this.#logger,
+      this.#parts.controlLimits,
     );
     await drainsRead;
     if (this.#closing) return;

@@ -69,7 +69,7 @@ test('random requests: every one answered with a status or closed; the daemon ho
     fc.asyncProperty(request, async (r) => {
       tried++;
       const head = [`${r.method} ${r.target} ${r.version}`, 'host: pfsteer', 'connection: close', ...r.headers.map(([k, v]) => `${k}: ${v}`)].join('\r\n');
-      const answer = await sendRaw(fx.socket, `${head}${r.tail}${r.body}`, 150);
+      const answer = await sendRaw(fx.socket, `${head}${r.tail}${r.body}`, 100);
       for (const code of statuses(answer)) assert.ok([200, 400, 404, 405, 408, 413, 414, 431, 505].includes(code), `status ${code} for ${JSON.stringify(r)}`);
       await holds();
       held++;
