@@ -18,6 +18,7 @@ export interface ProgramOptions {
   maxOutputBytes?: number;
 }
 
+/** stdout and stderr come without their final newline. */
 export interface ProgramResult {
   /** undefined when the program did not exit by itself (never started, killed by a signal). */
   exitCode: number | undefined;
@@ -29,6 +30,12 @@ export interface ProgramResult {
 }
 
 const MAX_OUTPUT = 128 * 1024 * 1024;
+
+/** Without its one final newline, as execa gave it: the parsers were written against that. */
+function text(chunks: Buffer[]): string {
+  const all = Buffer.concat(chunks).toString('utf8');
+  return all.endsWith('\r\n') ? all.slice(0, -2) : all.endsWith('\n') ? all.slice(0, -1) : all;
+}
 
 export function runProgram(argv: readonly string[], options: ProgramOptions): Promise<ProgramResult> {
   return new Promise((resolve) => {
@@ -44,7 +51,7 @@ export function runProgram(argv: readonly string[], options: ProgramOptions): Pr
       done = true;
       clearTimeout(timer);
       clearTimeout(killTimer);
-      resolve({ exitCode, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), timedOut, ...(failure ? { error: failure } : {}) });
+      resolve({ exitCode, stdout: text(out), stderr: text(err), timedOut, ...(failure ? { error: failure } : {}) });
     };
     const stop = (): void => {
       child?.kill('SIGTERM');

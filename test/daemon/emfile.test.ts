@@ -43,7 +43,7 @@ test('with no descriptor left, a pfctl run is a PfctlError and a control connect
     client.destroy();
     // The process is still here to free them, and everything works again.
     for (const fd of fds.splice(0)) closeSync(fd);
-    assert.equal((await pfctl(['ok'])).stdout, 'ok\n');
+    assert.equal((await pfctl(['ok'])).stdout, 'ok');
     assert.equal((await callControl<{ ready: boolean }>(fx.socket, 'GET', '/status')).ready, true);
     // Checks failed while descriptors were out; once they pass again, steering goes on.
     await until(() => fx.owners().every((o, b) => o === initial[b]), 5_000, 'every host back');

@@ -15,8 +15,8 @@ import { startBackends, type Backend } from '../support/net.ts';
 import { until } from '../support/until.ts';
 
 export const B = 32;
-const INTERVAL = 100;
-const TIMEOUT = 80;
+const INTERVAL = 250;
+const TIMEOUT = 200;
 
 export interface FixtureOptions {
   hosts?: number;
