@@ -6,9 +6,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import { pino, type Logger } from 'pino';
+import { parseConfig } from '../../src/config/load.ts';
+import { callControl } from '../../src/daemon/control-client.ts';
 import type { ControlLimits } from '../../src/daemon/control.ts';
-import { Daemon, type DaemonParts } from '../../src/daemon/daemon.ts';
+import { buildMapper, Daemon, type DaemonParts } from '../../src/daemon/daemon.ts';
 import { realParts } from '../../src/daemon/parts.ts';
 import { MemoryDriver } from '../../src/drivers/memory.ts';
 import { startBackends, type Backend } from '../support/net.ts';
@@ -83,14 +86,37 @@ ${hosts}${extraHosts}`;
     return Array.from({ length: B }, (_, b) => this.driver.buckets.get(b)?.host ?? null);
   }
 
-  /** Takes backend `i` down, waits until its buckets left, brings it back and waits for them. */
+  /**
+   * Waits until the filter holds the mapping of the hosts `/status` calls up and undrained, read
+   * afresh each time (a check may flap on a loaded machine); returns the drained hosts.
+   */
+  async steersAsStatusSays(withinMs = 5_000): Promise<string[]> {
+    const mapper = buildMapper(parseConfig(this.config(), this.file));
+    const started = performance.now();
+    for (;;) {
+      const status = await callControl<{ ready: boolean; hosts: Array<{ name: string; drained: boolean; state: string }> }>(this.socket, 'GET', '/status');
+      const drained = status.hosts.filter((h) => h.drained).map((h) => h.name);
+      const eligible = status.hosts.filter((h) => !h.drained && h.state === 'up').map((h) => h.name);
+      if (status.ready && (eligible.length === 0 || mapper.owners(new Set(eligible)).every((o, b) => o === this.owners()[b]))) return drained;
+      if (performance.now() - started > withinMs) assert.fail(`the filter does not hold the mapping of ${eligible.join(', ')} after ${withinMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  /** Takes backend `i` down and waits until its buckets left, then brings it back and waits until the filter steers as status says. */
   async failover(i: number): Promise<void> {
     const host = `lb${i + 1}`;
-    const before = this.owners();
     this.backends[i]!.healthy = false;
     await until(() => !this.owners().includes(host), 5_000, `${host}'s buckets moved`);
     this.backends[i]!.healthy = true;
-    await until(() => this.owners().every((o, b) => o === before[b]), 5_000, `${host}'s buckets back`);
+    const started = performance.now();
+    for (;;) {
+      const status = await callControl<{ hosts: Array<{ name: string; state: string }> }>(this.socket, 'GET', '/status');
+      if (status.hosts.find((h) => h.name === host)?.state === 'up') break;
+      if (performance.now() - started > 5_000) assert.fail(`${host} not up again within 5 s`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await this.steersAsStatusSays();
   }
 
   async close(): Promise<void> {
