@@ -10,18 +10,25 @@ import type { Driver } from '../drivers/driver.ts';
 import { ConfigError, PfsteerError } from '../errors.ts';
 import type { HealthEngine, HostTransition } from '../health/types.ts';
 import { DEFAULT_ALGORITHM } from '../mapping/algorithms.ts';
+import { effectiveMapping, mappingDigest } from '../mapping/digest.ts';
 import type { Mapper } from '../mapping/types.ts';
 import { formatAddress, sameAddress, type IpAddress } from '../net/address.ts';
+import { mappingStatus } from '../pair/status.ts';
 import { ControlServer, RequestError, type ControlLimits } from './control.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { DRAIN_POLL_MS, DRAIN_TIMEOUT_MS, DrainWaits } from './drain-wait.ts';
+import { Drains, type DrainChanges } from './drains.ts';
+import { createMetrics, type Metrics, type SteeringView } from './metrics.ts';
+import { eligibleHosts } from './plan.ts';
 import { Reconciler } from './reconciler.ts';
 import { sameLayout } from './same-layout.ts';
 import { Coalesced, SerialQueue } from './serial.ts';
-import { keepBadState, readState, writeState } from './state-file.ts';
+import { keepBadState, readState, writeState, type PersistentState } from './state-file.ts';
 
 export interface DaemonParts {
   createDriver(config: Config, logger: Logger): Driver;
   createHealth(config: Config, logger: Logger, metrics: Metrics): HealthEngine;
+  /** How the daemon waits for a drained host's states to end (tests shorten it). */
+  drainWait?: { pollMs: number; timeoutMs: number };
   /** Caps and deadlines of the control socket; tests shorten them. */
   controlLimits?: ControlLimits;
 }
@@ -59,7 +66,8 @@ export class Daemon {
   readonly metrics: Metrics;
   readonly #health: HealthEngine;
   readonly #reconciler: Reconciler;
-  readonly #drained = new Set<string>();
+  #drains = new Drains();
+  readonly #waits: DrainWaits;
   /** Drains, undrains and reloads, one at a time: the state file is written in this order. */
   readonly #changes = new SerialQueue();
   readonly #reloads = new Coalesced(() => this.#changes.run(() => this.#reload()));
@@ -81,7 +89,12 @@ export class Daemon {
     this.#config = config;
     this.#parts = parts;
     this.#logger = logger;
-    this.metrics = createMetrics();
+    this.metrics = createMetrics(() => this.#steeringView());
+    this.#waits = new DrainWaits({
+      count: (host) => this.#driver.countStates(hostAddresses(this.#host(host))),
+      pollMs: parts.drainWait?.pollMs ?? DRAIN_POLL_MS,
+      timeoutMs: parts.drainWait?.timeoutMs ?? DRAIN_TIMEOUT_MS,
+    });
     this.#driver = parts.createDriver(config, logger);
     this.#health = parts.createHealth(config, logger, this.metrics);
     this.#reconciler = new Reconciler({
@@ -91,7 +104,7 @@ export class Daemon {
       logger,
       metrics: this.metrics,
       states: () => this.#health.states(),
-      drained: () => this.#drained,
+      drained: () => this.#drains.hosts(),
     });
   }
 
@@ -160,33 +173,33 @@ export class Daemon {
     this.#ready = true;
     await this.#reconciler.run();
     this.#steering = true;
+    this.#followWaits({ started: [...this.#drains.hosts()], ended: [] });
     this.#reconciler.startDrift(config.daemon.driftInterval);
-    this.#logger.info({ states: Object.fromEntries(this.#health.states()), drained: [...this.#drained] }, 'steering');
+    this.#logger.info({ states: Object.fromEntries(this.#health.states()), drained: [...this.#drains.hosts()] }, 'steering');
   }
 
   /**
    * Drains from the state file. A file that cannot be read must not keep steering down (under
-   * rc.d that is a restart loop): the daemon starts without its drains, keeps a copy of the
-   * file, and says so in the log, `status` and `pfsteer_state_file_valid`.
+   * rc.d that is a restart loop): the daemon starts without its runtime drains, keeps a copy of
+   * the file, and says so in the log, `status` and `pfsteer_state_file_valid`.
    */
   async #readDrains(): Promise<void> {
     const config = this.#config;
     const file = config.daemon.stateFile;
-    let drained: string[] = [];
+    let saved: PersistentState = { drained: [] };
     try {
-      drained = (await readState(file)).drained;
+      saved = await readState(file);
     } catch (error) {
       const copy = (await keepBadState(file)) ?? null;
       this.#stateProblem = { code: error instanceof PfsteerError ? error.code : 'state-read', message: (error as Error).message, copy };
-      this.#logger.error({ err: error, copy }, 'STATE FILE UNUSABLE: starting with no host drained; drains made before are lost until set again');
+      this.#logger.error({ err: error, copy }, 'STATE FILE UNUSABLE: starting with no runtime drain; drains made before are lost until set again');
     }
     this.metrics.stateFileValid.set(this.#stateProblem ? 0 : 1);
-    const known = new Set(config.hosts.map((h) => h.name));
-    for (const host of drained) {
-      if (known.has(host)) this.#drained.add(host);
-      else this.#logger.warn({ host }, 'state file drains a host the config no longer has; ignored');
+    for (const host of this.#drains.restore(saved, config.hosts, Date.now())) {
+      this.#logger.warn({ host }, 'state file drains a host the config no longer has; ignored');
     }
-    for (const host of config.hosts) this.metrics.hostDrained.set({ host: host.name }, this.#drained.has(host.name) ? 1 : 0);
+    // A config drain added while the daemon was stopped starts now; keep that time for the next start.
+    await this.#saveDrainTimes(saved);
   }
 
   async #firstVerdicts(boundMs: number): Promise<void> {
@@ -226,7 +239,7 @@ export class Daemon {
     if (!this.#ready) return;
     const pass = this.#reconciler.run();
     const host = this.#config.hosts.find((h) => h.name === transition.host);
-    if (transition.to === 'down' && host && this.#config.policy.killStatesOnDown && !this.#drained.has(host.name)) {
+    if (transition.to === 'down' && host && this.#config.policy.killStatesOnDown && !this.#drains.hosts().has(host.name)) {
       // After its buckets moved, so that clients reconnecting land on a healthy host.
       void pass.then(() => this.#killStates(host));
     }
@@ -250,41 +263,81 @@ export class Daemon {
     return host;
   }
 
-  drain(name: string): Promise<object> {
-    return this.#setDrained(name, true);
-  }
-
-  undrain(name: string): Promise<object> {
-    return this.#setDrained(name, false);
+  /**
+   * A runtime drain, this firewall only. A host the config drains already is left as it is: a
+   * runtime drain recorded beside it would outlive the config's and split the pair later.
+   */
+  async drain(name: string): Promise<object> {
+    this.#host(name);
+    if (this.#drains.has(name, 'config')) {
+      return { host: name, drained: true, source: 'config', buckets: this.#bucketsOf(name) };
+    }
+    const changes = await this.#changes.run(() => this.#changeDrains((drains) => drains.addRuntime(name, Date.now())));
+    this.#logger.info({ host: name }, `${name} drained: its buckets move, its states stay`);
+    await this.#afterDrainChange(changes);
+    return { host: name, drained: true, source: 'runtime', buckets: this.#bucketsOf(name) };
   }
 
   /**
-   * Persists first, then applies: a drain the state file cannot hold (full disk) fails and
-   * leaves the host exactly as it was, in memory and in the filter.
+   * Ends a runtime drain. A config drain is the pair's: undoing it here alone would make this
+   * firewall steer unlike its peer, so it is refused with where to change it instead.
    */
-  async #setDrained(name: string, drained: boolean): Promise<object> {
-    await this.#changes.run(async () => {
-      this.#host(name);
-      if (this.#drained.has(name) === drained) return;
-      const next = new Set(this.#drained);
-      if (drained) next.add(name);
-      else next.delete(name);
-      try {
-        await writeState(this.#config.daemon.stateFile, { drained: [...next] });
-      } catch (error) {
-        this.metrics.stateWriteFailures.inc();
-        this.#logger.error({ host: name, err: error }, `${name} not ${drained ? 'drained' : 'undrained'}: the state file cannot be written`);
-        throw error;
-      }
-      this.#stateProblem = undefined;
-      this.metrics.stateFileValid.set(1);
-      if (drained) this.#drained.add(name);
-      else this.#drained.delete(name);
-      this.metrics.hostDrained.set({ host: name }, drained ? 1 : 0);
-      this.#logger.info({ host: name }, drained ? `${name} drained: its buckets move, its states stay` : `${name} undrained`);
-    });
+  async undrain(name: string): Promise<object> {
+    this.#host(name);
+    const config = this.#drains.has(name, 'config');
+    if (config && !this.#drains.has(name, 'runtime')) {
+      throw new RequestError('drained-by-config', `${name} is drained by the config (hosts.${name}.drain in ${this.#file}); remove it there and reload both firewalls, so the pair keeps steering alike`);
+    }
+    const changes = await this.#changes.run(() => this.#changeDrains((drains) => drains.removeRuntime(name)));
+    this.#logger.info({ host: name, stillDrainedBy: config ? 'config' : undefined }, config ? `${name}: runtime drain removed; the config still drains it` : `${name} undrained`);
+    await this.#afterDrainChange(changes);
+    return { host: name, drained: config, ...(config ? { source: 'config' } : {}), buckets: this.#bucketsOf(name) };
+  }
+
+  /**
+   * Persists a change of drains before it takes effect: one that cannot be saved (full disk)
+   * does not happen, and the host stays as it was. Runs in `#changes`, so writes keep their order.
+   */
+  async #changeDrains(change: (drains: Drains) => DrainChanges): Promise<DrainChanges> {
+    const next = this.#drains.clone();
+    const changes = change(next);
+    try {
+      await writeState(this.#config.daemon.stateFile, next.persisted());
+    } catch (error) {
+      this.metrics.stateWriteFailures.inc();
+      this.#logger.error({ err: error }, 'drain change refused: the state file cannot be written');
+      throw error;
+    }
+    this.#drains = next;
+    this.#stateProblem = undefined;
+    this.metrics.stateFileValid.set(1);
+    return changes;
+  }
+
+  /**
+   * The config is where its drains live; the state file only keeps their times across a
+   * restart, so failing to save them is logged, never fatal.
+   */
+  async #saveDrainTimes(saved: PersistentState): Promise<void> {
+    const now = this.#drains.persisted();
+    if (JSON.stringify(now) === JSON.stringify({ ...saved, since: saved.since ?? {}, configSince: saved.configSince ?? {} })) return;
+    await writeState(this.#config.daemon.stateFile, now).catch((error: unknown) => this.#logger.error({ err: error }, 'cannot save the drains\' times'));
+  }
+
+  async #afterDrainChange(changes: DrainChanges): Promise<void> {
     if (this.#ready) await this.#reconciler.run();
-    return { host: name, drained, buckets: this.#reconciler.owners().filter((o) => o === name).length };
+    this.#followWaits(changes);
+  }
+
+  /** Waits start once the buckets moved (new states then go elsewhere) and end with the drain. */
+  #followWaits(changes: DrainChanges): void {
+    for (const host of changes.ended) this.#waits.stop(host);
+    if (!this.#steering) return;
+    for (const host of changes.started) this.#waits.start(host, Math.max(...this.#drains.of(host).map((d) => d.since)));
+  }
+
+  #bucketsOf(name: string): number {
+    return this.#reconciler.owners().filter((o) => o === name).length;
   }
 
   async statesTo(name: string): Promise<object> {
@@ -294,7 +347,9 @@ export class Daemon {
       counting = this.#driver.countStates(hostAddresses(host)).finally(() => this.#counting.delete(name));
       this.#counting.set(name, counting);
     }
-    return { host: name, states: await counting };
+    const states = await counting;
+    this.#waits.record(name, states);
+    return { host: name, states };
   }
 
   /**
@@ -334,42 +389,78 @@ export class Daemon {
     // No pass runs while config and driver are swapped; what the filter was recorded to hold
     // stays when the new config renders it alike, so an unchanged reload reads nothing back.
     const keepApplied = sameLayout(this.#config, config);
-    await this.#reconciler.exclusive(async () => {
+    const changes = await this.#reconciler.exclusive(async () => {
       this.#config = config;
       this.#driver = driver;
-      for (const name of [...this.#drained]) if (!config.hosts.some((h) => h.name === name)) this.#drained.delete(name);
+      const before = this.#drains.persisted();
+      const drains = this.#drains.clone();
+      const changed = drains.applyConfig(config.hosts, Date.now());
+      this.#drains = drains;
+      await this.#saveDrainTimes(before);
       this.#reconciler.replace({ config, mapper: buildMapper(config), driver }, keepApplied);
       this.#health.update(config.hosts);
       await oldDriver.close().catch((error: unknown) => this.#logger.warn({ err: error }, 'closing the replaced driver failed'));
-      if (keepApplied) return;
-      try {
-        await this.#reconciler.adopt();
-      } catch (error) {
-        this.#logger.error({ err: error }, 'cannot read the filter after reload; every bucket will be loaded');
+      if (!keepApplied) {
+        try {
+          await this.#reconciler.adopt();
+        } catch (error) {
+          this.#logger.error({ err: error }, 'cannot read the filter after reload; every bucket will be loaded');
+        }
       }
+      return changed;
     });
     if (this.#ready) await this.#reconciler.run();
-    this.#logger.info({ hosts: config.hosts.length, services: config.services.length, buckets: config.buckets.count }, 'reloaded');
+    this.#followWaits(changes);
+    this.#logger.info({ hosts: config.hosts.length, services: config.services.length, buckets: config.buckets.count, drained: [...this.#drains.hosts()] }, 'reloaded');
     return { ok: true };
+  }
+
+  /** The digest of what the filter holds, as both `status` and the metrics show it. */
+  #digest(owners = this.#reconciler.owners()): string {
+    return mappingDigest(effectiveMapping(this.#config, owners));
+  }
+
+  #steeringView(): SteeringView {
+    const eligible = new Set(eligibleHosts(this.#config, this.#health.states(), this.#drains.hosts()));
+    return {
+      digest: this.#digest(),
+      hosts: this.#config.hosts.map((h) => {
+        const states = this.#waits.get(h.name)?.states;
+        return { name: h.name, eligible: eligible.has(h.name), drains: this.#drains.of(h.name), ...(states === undefined ? {} : { drainStates: states }) };
+      }),
+    };
+  }
+
+  #drainStatus(name: string): object {
+    const wait = this.#waits.get(name);
+    const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+    return {
+      drains: this.#drains.of(name).map((d) => ({ source: d.source, since: iso(d.since) })),
+      wait: wait ? { ...wait, deadline: iso(wait.deadline), checkedAt: iso(wait.checkedAt) } : null,
+    };
   }
 
   status(): object {
     const owners = this.#reconciler.owners();
     const health = new Map(this.#health.status().map((s) => [s.host, s]));
+    const digest = this.#digest(owners);
     return {
       config: this.#file,
       driver: this.#config.driver,
       buckets: this.#config.buckets.count,
       ready: this.#steering,
       startedAt: new Date(this.#startedAt).toISOString(),
+      digest,
       hosts: this.#config.hosts.map((host) => ({
         name: host.name,
         weight: host.weight,
         state: health.get(host.name)?.state ?? 'unknown',
-        drained: this.#drained.has(host.name),
+        drained: this.#drains.hosts().has(host.name),
+        ...this.#drainStatus(host.name),
         buckets: owners.filter((o) => o === host.name).length,
         checks: health.get(host.name)?.checks ?? [],
       })),
+      mapping: mappingStatus(effectiveMapping(this.#config, owners), digest),
       unowned: owners.filter((o) => o === undefined).length,
       empty: owners.filter((o) => o === null).length,
       lastApply: this.#reconciler.lastApply ? { ...this.#reconciler.lastApply, at: new Date(this.#reconciler.lastApply.at).toISOString() } : null,
@@ -401,6 +492,7 @@ export class Daemon {
     await this.#control?.close();
     await new Promise<void>((resolve) => (this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve()));
     await this.#health.close();
+    this.#waits.close();
     await this.#reconciler.close();
     await this.#driver.close();
   }
