@@ -301,6 +301,8 @@ export class Daemon {
   async #changeDrains(change: (drains: Drains) => DrainChanges): Promise<DrainChanges> {
     const next = this.#drains.clone();
     const changes = change(next);
+    // Draining a drained host changes nothing, and must not fail for want of disk space.
+    if (JSON.stringify(next.persisted()) === JSON.stringify(this.#drains.persisted())) return changes;
     try {
       await writeState(this.#config.daemon.stateFile, next.persisted());
     } catch (error) {
