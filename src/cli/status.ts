@@ -73,7 +73,7 @@ function render(status: Status): string {
   lines.push(`loads ${status.loads}, pending retries ${status.pendingRetries}, drift repairs ${status.driftRepairs}`);
   if (status.lastError) lines.push(`last error ${status.lastError.at}: ${status.lastError.message}`);
   const bad = status.stateFile?.problem;
-  if (bad) lines.push(`STATE FILE UNUSABLE at start, drains lost until set again: ${bad.message}${bad.copy ? ` (copy: ${bad.copy})` : ''}`);
+  if (bad) lines.push(`STATE FILE UNUSABLE at start, runtime drains lost until set again: ${bad.message}${bad.copy ? ` (copy: ${bad.copy})` : ''}`);
   return `${lines.join('\n')}\n`;
 }
 
