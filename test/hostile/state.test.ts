@@ -118,6 +118,8 @@ test('a disk that fills and empties between operations: an operation on a full d
       }),
       { numRuns: 25 },
     );
+    // With every other host drained, a failed host keeps its buckets (all_down: keep).
+    for (const host of HOSTS) await callControl(fx.socket, 'POST', `/undrain/${host}`);
     await fx.failover(1);
   } finally {
     await fx.close();
