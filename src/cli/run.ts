@@ -15,9 +15,28 @@ interface RunOptions {
 
 async function run(options: RunOptions): Promise<void> {
   const logger = pino({ level: options.logLevel, base: { pid: process.pid } });
-  let daemon: Daemon;
+  // Handlers first: a SIGHUP during start-up (reading the filter, waiting for the first verdicts)
+  // must not kill the process with Node's default action, and a SIGTERM then must stop it cleanly.
+  let daemon: Daemon | undefined;
+  let reloadAsked = false;
+  const stopAsked = new Promise<'stop'>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      resolve('stop');
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  const reload = (running: Daemon): void => {
+    void running.reload().catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
+  };
+  process.on('SIGHUP', () => {
+    logger.info(daemon ? 'SIGHUP: reloading the config' : 'SIGHUP during start-up: reloading once started');
+    if (daemon) reload(daemon);
+    else reloadAsked = true;
+  });
   try {
-    daemon = await Daemon.start(options.config, realParts, logger);
+    daemon = await Daemon.create(options.config, realParts, logger);
   } catch (error) {
     if (error instanceof ConfigError) {
       const text = await readFile(options.config, 'utf8').catch(() => '');
@@ -29,18 +48,20 @@ async function run(options: RunOptions): Promise<void> {
     process.exitCode = EXIT.failure;
     return;
   }
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'stopping');
-      void daemon.close().then(resolve);
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      logger.info('SIGHUP: reloading the config');
-      void daemon.reload().catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
-    });
-  });
+  const started = daemon.start().then(
+    () => 'started' as const,
+    (error: unknown) => error,
+  );
+  // Asked before the daemon existed: the daemon queues it behind the start just begun.
+  if (reloadAsked) reload(daemon);
+  const first = await Promise.race([started, stopAsked]);
+  if (first !== 'started' && first !== 'stop') {
+    logger.fatal({ err: first }, 'cannot start');
+    process.exitCode = EXIT.failure;
+    return;
+  }
+  if (first === 'started') await stopAsked;
+  await daemon.close();
   process.exitCode = EXIT.ok;
 }
 

@@ -40,6 +40,7 @@ interface Status {
   filter?: { state: 'in-sync' | 'pending' | 'retrying'; since: string };
   /** The main ruleset's hook (pf); null before the first look or for drivers without one. */
   hook?: { ok: boolean; message: string } | null;
+  stateFile?: { path: string; problem: { code: string; message: string; copy: string | null } | null };
 }
 
 function waitText(wait: HostStatus['wait']): string {
@@ -77,6 +78,8 @@ function render(status: Status): string {
   if (status.lastError) lines.push(`last error ${status.lastError.at}: ${status.lastError.message}`);
   if (status.filter) lines.push(status.filter.state === 'in-sync' ? `filter in sync with the mapping since ${status.filter.since}` : `filter ${status.filter.state} since ${status.filter.since}: it does not hold the desired mapping yet`);
   if (status.hook && !status.hook.ok) lines.push(`PF.CONF HOOK MISSING: ${status.hook.message}`);
+  const bad = status.stateFile?.problem;
+  if (bad) lines.push(`STATE FILE UNUSABLE at start, runtime drains lost until set again: ${bad.message}${bad.copy ? ` (copy: ${bad.copy})` : ''}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -15,19 +15,23 @@ import { effectiveMapping, mappingDigest } from '../mapping/digest.ts';
 import type { Mapper } from '../mapping/types.ts';
 import { formatAddress, sameAddress, type IpAddress } from '../net/address.ts';
 import { mappingStatus } from '../pair/status.ts';
-import { ControlServer } from './control.ts';
+import { ControlServer, RequestError, type ControlLimits } from './control.ts';
 import { DRAIN_POLL_MS, DRAIN_TIMEOUT_MS, DrainWaits } from './drain-wait.ts';
 import { Drains, type DrainChanges } from './drains.ts';
 import { createMetrics, type Metrics, type SteeringView } from './metrics.ts';
 import { eligibleHosts } from './plan.ts';
 import { Reconciler } from './reconciler.ts';
-import { readState, writeState, type PersistentState } from './state-file.ts';
+import { sameLayout } from './same-layout.ts';
+import { Coalesced, SerialQueue } from './serial.ts';
+import { keepBadState, readState, writeState, type PersistentState } from './state-file.ts';
 
 export interface DaemonParts {
   createDriver(config: Config, logger: Logger): Driver;
   createHealth(config: Config, logger: Logger, metrics: Metrics): HealthEngine;
   /** How the daemon waits for a drained host's states to end (tests shorten it). */
   drainWait?: { pollMs: number; timeoutMs: number };
+  /** Caps and deadlines of the control socket; tests shorten them. */
+  controlLimits?: ControlLimits;
 }
 
 export function buildMapper(config: Config): Mapper {
@@ -47,6 +51,13 @@ function hostAddresses(host: Host): IpAddress[] {
   return out;
 }
 
+/** Why the state file read at start could not be used, and where the bad file was copied. */
+export interface StateFileProblem {
+  code: string;
+  message: string;
+  copy: string | null;
+}
+
 export class Daemon {
   #config: Config;
   #driver: Driver;
@@ -58,12 +69,20 @@ export class Daemon {
   readonly #reconciler: Reconciler;
   #drains = new Drains();
   readonly #waits: DrainWaits;
+  /** Drains, undrains and reloads, one at a time: the state file is written in this order. */
+  readonly #changes = new SerialQueue();
+  readonly #reloads = new Coalesced(() => this.#changes.run(() => this.#reload()));
+  /** One count of states per host in flight, shared by every `/states` request meanwhile. */
+  readonly #counting = new Map<string, Promise<number>>();
+  #stateProblem: StateFileProblem | undefined;
+  #startup: Promise<void> = Promise.resolve();
   #control: ControlServer | undefined;
   #metricsServer: Server | undefined;
   #ready = false;
   /** The first pass after the first verdicts is done: what `status` calls ready. */
   #steering = false;
   #closing: Promise<void> | undefined;
+  #partsClosed: Promise<void> | undefined;
   readonly #startedAt = Date.now();
 
   private constructor(file: string, config: Config, parts: DaemonParts, logger: Logger) {
@@ -95,20 +114,47 @@ export class Daemon {
    * the first verdicts (bounded) and only then moves buckets.
    */
   static async start(file: string, parts: DaemonParts, logger: Logger): Promise<Daemon> {
-    const config = await loadConfig(file);
-    const daemon = new Daemon(file, config, parts, logger);
-    await daemon.#start();
+    const daemon = await Daemon.create(file, parts, logger);
+    await daemon.start();
     return daemon;
+  }
+
+  /** Reads the config and builds the parts; nothing runs until `start`. */
+  static async create(file: string, parts: DaemonParts, logger: Logger): Promise<Daemon> {
+    return new Daemon(file, await loadConfig(file), parts, logger);
+  }
+
+  /** Starts once; on failure closes what it opened and rejects. A reload asked meanwhile waits for it. */
+  start(): Promise<void> {
+    this.#startup = this.#start().catch(async (error: unknown) => {
+      await this.#closeParts();
+      throw error;
+    });
+    return this.#startup;
   }
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const saved = await readState(config.daemon.stateFile);
-    for (const host of this.#drains.restore(saved, config.hosts, Date.now())) {
-      this.#logger.warn({ host }, 'state file drains a host the config no longer has; ignored');
-    }
-    // A config drain added while the daemon was stopped starts now; keep that time for the next start.
-    await this.#saveDrainTimes(saved);
+    // Queued before the socket opens, so a drain asked at once is applied on top of the file's.
+    const drainsRead = this.#changes.run(() => this.#readDrains());
+    // Before the filter is read, so a second daemon on the same config stops before it loads anything.
+    this.#control = await ControlServer.listen(
+      config.control.socket,
+      config.control.mode,
+      config.control.group,
+      {
+        status: () => this.status(),
+        drain: (host) => this.drain(host),
+        undrain: (host) => this.undrain(host),
+        states: (host) => this.statesTo(host),
+        reload: () => this.reload(),
+        metrics: () => this.metrics.registry.metrics(),
+      },
+      this.#logger,
+      this.#parts.controlLimits,
+    );
+    await drainsRead;
+    if (this.#closing) return;
     // A layout pf cannot hold would fail bucket by bucket; refuse it whole, before loading any.
     await this.#driver.prepare?.();
     try {
@@ -118,25 +164,44 @@ export class Daemon {
       this.#logger.error({ err: error }, 'cannot read the filter at start; every bucket will be loaded');
       this.metrics.driverErrors.inc({ operation: 'observe' });
     }
+    if (this.#closing) return;
     await this.#reconciler.checkHook();
     this.#health.onTransition((transition) => this.#onTransition(transition));
     this.#health.start();
-    this.#control = await ControlServer.listen(config.control.socket, config.control.mode, config.control.group, {
-      status: () => this.status(),
-      drain: (host) => this.drain(host),
-      undrain: (host) => this.undrain(host),
-      states: (host) => this.statesTo(host),
-      reload: () => this.reload(),
-      metrics: () => this.metrics.registry.metrics(),
-    });
     if (config.metrics.listen) await this.#listenMetrics(config.metrics.listen.host, config.metrics.listen.port);
     await this.#firstVerdicts(firstVerdictBound(config));
+    // SIGTERM while waiting: stop here, nothing moved.
+    if (this.#closing) return;
     this.#ready = true;
     await this.#reconciler.run();
     this.#steering = true;
     this.#followWaits({ started: [...this.#drains.hosts()], ended: [] });
     this.#reconciler.startDrift(config.daemon.driftInterval);
     this.#logger.info({ states: Object.fromEntries(this.#health.states()), drained: [...this.#drains.hosts()] }, 'steering');
+  }
+
+  /**
+   * Drains from the state file. A file that cannot be read must not keep steering down (under
+   * rc.d that is a restart loop): the daemon starts without its runtime drains, keeps a copy of
+   * the file, and says so in the log, `status` and `pfsteer_state_file_valid`.
+   */
+  async #readDrains(): Promise<void> {
+    const config = this.#config;
+    const file = config.daemon.stateFile;
+    let saved: PersistentState = { drained: [] };
+    try {
+      saved = await readState(file);
+    } catch (error) {
+      const copy = (await keepBadState(file)) ?? null;
+      this.#stateProblem = { code: error instanceof PfsteerError ? error.code : 'state-read', message: (error as Error).message, copy };
+      this.#logger.error({ err: error, copy }, 'STATE FILE UNUSABLE: starting with no runtime drain; drains made before are lost until set again');
+    }
+    this.metrics.stateFileValid.set(this.#stateProblem ? 0 : 1);
+    for (const host of this.#drains.restore(saved, config.hosts, Date.now())) {
+      this.#logger.warn({ host }, 'state file drains a host the config no longer has; ignored');
+    }
+    // A config drain added while the daemon was stopped starts now; keep that time for the next start.
+    await this.#saveDrainTimes(saved);
   }
 
   async #firstVerdicts(boundMs: number): Promise<void> {
@@ -211,7 +276,7 @@ export class Daemon {
 
   #host(name: string): Host {
     const host = this.#config.hosts.find((h) => h.name === name);
-    if (!host) throw new PfsteerError('unknown-host', `no host named "${name}" in ${this.#file}; hosts: ${this.#config.hosts.map((h) => h.name).join(', ')}`);
+    if (!host) throw new RequestError('unknown-host', `no host named "${name}" in ${this.#file}; hosts: ${this.#config.hosts.map((h) => h.name).join(', ')}`);
     return host;
   }
 
@@ -224,7 +289,7 @@ export class Daemon {
     if (this.#drains.has(name, 'config')) {
       return { host: name, drained: true, source: 'config', buckets: this.#bucketsOf(name) };
     }
-    const changes = await this.#changeDrains((drains) => drains.addRuntime(name, Date.now()));
+    const changes = await this.#changes.run(() => this.#changeDrains((drains) => drains.addRuntime(name, Date.now())));
     this.#logger.info({ host: name }, `${name} drained: its buckets move, its states stay`);
     await this.#afterDrainChange(changes);
     return { host: name, drained: true, source: 'runtime', buckets: this.#bucketsOf(name) };
@@ -238,20 +303,33 @@ export class Daemon {
     this.#host(name);
     const config = this.#drains.has(name, 'config');
     if (config && !this.#drains.has(name, 'runtime')) {
-      throw new PfsteerError('drained-by-config', `${name} is drained by the config (hosts.${name}.drain in ${this.#file}); remove it there and reload both firewalls, so the pair keeps steering alike`);
+      throw new RequestError('drained-by-config', `${name} is drained by the config (hosts.${name}.drain in ${this.#file}); remove it there and reload both firewalls, so the pair keeps steering alike`);
     }
-    const changes = await this.#changeDrains((drains) => drains.removeRuntime(name));
+    const changes = await this.#changes.run(() => this.#changeDrains((drains) => drains.removeRuntime(name)));
     this.#logger.info({ host: name, stillDrainedBy: config ? 'config' : undefined }, config ? `${name}: runtime drain removed; the config still drains it` : `${name} undrained`);
     await this.#afterDrainChange(changes);
     return { host: name, drained: config, ...(config ? { source: 'config' } : {}), buckets: this.#bucketsOf(name) };
   }
 
-  /** Persists a change of drains before it takes effect: one that cannot be saved does not happen. */
+  /**
+   * Persists a change of drains before it takes effect: one that cannot be saved (full disk)
+   * does not happen, and the host stays as it was. Runs in `#changes`, so writes keep their order.
+   */
   async #changeDrains(change: (drains: Drains) => DrainChanges): Promise<DrainChanges> {
     const next = this.#drains.clone();
     const changes = change(next);
-    await writeState(this.#config.daemon.stateFile, next.persisted());
+    // Draining a drained host changes nothing, and must not fail for want of disk space.
+    if (JSON.stringify(next.persisted()) === JSON.stringify(this.#drains.persisted())) return changes;
+    try {
+      await writeState(this.#config.daemon.stateFile, next.persisted());
+    } catch (error) {
+      this.metrics.stateWriteFailures.inc();
+      this.#logger.error({ err: error }, 'drain change refused: the state file cannot be written');
+      throw error;
+    }
     this.#drains = next;
+    this.#stateProblem = undefined;
+    this.metrics.stateFileValid.set(1);
     return changes;
   }
 
@@ -283,13 +361,31 @@ export class Daemon {
 
   async statesTo(name: string): Promise<object> {
     const host = this.#host(name);
-    const states = await this.#driver.countStates(hostAddresses(host));
+    let counting = this.#counting.get(name);
+    if (!counting) {
+      counting = this.#driver.countStates(hostAddresses(host)).finally(() => this.#counting.delete(name));
+      this.#counting.set(name, counting);
+    }
+    const states = await counting;
     this.#waits.record(name, states);
     return { host: name, states };
   }
 
-  /** Parse, validate, swap; on any problem the running config stays. */
-  async reload(): Promise<object> {
+  /**
+   * Parse, validate, swap; on any problem the running config stays. Reloads run one at a time,
+   * after start-up, and a storm of them collapses into one running and one waiting.
+   */
+  reload(): Promise<object> {
+    return this.#reloads.request();
+  }
+
+  async #reload(): Promise<object> {
+    // A SIGHUP during start-up is kept for when the start is done.
+    const started = await this.#startup.then(
+      () => true,
+      () => false,
+    );
+    if (!started || this.#closing) return { ok: false, issues: [{ message: 'the daemon is not running' }] };
     let config: Config;
     try {
       config = await loadConfig(this.#file);
@@ -309,21 +405,29 @@ export class Daemon {
       this.#logger.error({ err: error }, 'reload rejected: the filter cannot hold the new layout; the old one keeps running');
       return { ok: false, issues: [{ message: error instanceof Error ? error.message : String(error) }] };
     }
-    this.#config = config;
-    this.#driver = driver;
-    const before = this.#drains.persisted();
-    const drains = this.#drains.clone();
-    const changes = drains.applyConfig(config.hosts, Date.now());
-    this.#drains = drains;
-    await this.#saveDrainTimes(before);
-    this.#reconciler.replace({ config, mapper: buildMapper(config), driver });
-    this.#health.update(config.hosts);
-    await oldDriver.close();
-    try {
-      await this.#reconciler.adopt();
-    } catch (error) {
-      this.#logger.error({ err: error }, 'cannot read the filter after reload; every bucket will be loaded');
-    }
+    // No pass runs while config and driver are swapped; what the filter was recorded to hold
+    // stays when the new config renders it alike, so an unchanged reload reads nothing back.
+    const keepApplied = sameLayout(this.#config, config);
+    const changes = await this.#reconciler.exclusive(async () => {
+      this.#config = config;
+      this.#driver = driver;
+      const before = this.#drains.persisted();
+      const drains = this.#drains.clone();
+      const changed = drains.applyConfig(config.hosts, Date.now());
+      this.#drains = drains;
+      await this.#saveDrainTimes(before);
+      this.#reconciler.replace({ config, mapper: buildMapper(config), driver }, keepApplied);
+      this.#health.update(config.hosts);
+      await oldDriver.close().catch((error: unknown) => this.#logger.warn({ err: error }, 'closing the replaced driver failed'));
+      if (!keepApplied) {
+        try {
+          await this.#reconciler.adopt();
+        } catch (error) {
+          this.#logger.error({ err: error }, 'cannot read the filter after reload; every bucket will be loaded');
+        }
+      }
+      return changed;
+    });
     if (this.#ready) await this.#reconciler.run();
     this.#followWaits(changes);
     this.#logger.info({ hosts: config.hosts.length, services: config.services.length, buckets: config.buckets.count, drained: [...this.#drains.hosts()] }, 'reloaded');
@@ -385,20 +489,32 @@ export class Daemon {
       filter: { state: this.#reconciler.sync.state, since: new Date(this.#reconciler.sync.since).toISOString() },
       hook: this.#reconciler.hook ?? null,
       lastError: this.#reconciler.lastError ? { ...this.#reconciler.lastError, at: new Date(this.#reconciler.lastError.at).toISOString() } : null,
+      stateFile: { path: this.#config.daemon.stateFile, problem: this.#stateProblem ?? null },
     };
   }
 
   /** Stops checks and the loop and leaves the filter exactly as it is (fail-static). */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#control?.close();
-      await new Promise<void>((resolve) => (this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve()));
-      await this.#health.close();
-      this.#waits.close();
-      await this.#reconciler.close();
-      await this.#driver.close();
+      // A start in progress sees `#closing` at its next step and returns within one of them.
+      await this.#startup.catch(() => undefined);
+      await this.#closeParts();
       this.#logger.info('stopped; the filter keeps the last mapping');
     })();
     return this.#closing;
+  }
+
+  #closeParts(): Promise<void> {
+    this.#partsClosed ??= this.#closePartsNow();
+    return this.#partsClosed;
+  }
+
+  async #closePartsNow(): Promise<void> {
+    await this.#control?.close();
+    await new Promise<void>((resolve) => (this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve()));
+    await this.#health.close();
+    this.#waits.close();
+    await this.#reconciler.close();
+    await this.#driver.close();
   }
 }

@@ -1,12 +1,20 @@
 /**
  * The reconcile loop: keeps what the filter holds equal to the plan. It loads only buckets
- * that differ, coalesces bursts of events into one pass, retries failed buckets with backoff
- * (a failed bucket is left as the driver left it: old or new, never half), and re-reads the
- * filter periodically to repair changes made behind its back.
+ * that differ, retries failed buckets with backoff (a failed bucket is left as the driver left
+ * it: old or new, never half), and re-reads the filter periodically to repair changes made
+ * behind its back.
+ *
+ * A pass never waits for another pass, only for the buckets it shares with one: a bucket whose
+ * load is in flight is planned again once that load ends, and every other bucket is handed to
+ * the driver at once. (The pf driver still runs its table commands in order, since a move is an
+ * add then a delete: a hung pfctl delays the loads queued behind it by at most `pf.timeout`.)
+ * Reloads take the loop for themselves (`exclusive`): no pass runs while the driver and config
+ * are swapped, and a drift read that overlapped a load ignores that bucket instead of calling
+ * the load drift.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/model.ts';
-import type { BucketAssignment, Driver, HookCheck } from '../drivers/driver.ts';
+import type { ApplyResult, BucketAssignment, Driver, HookCheck } from '../drivers/driver.ts';
 import type { HostState } from '../health/types.ts';
 import type { Mapper } from '../mapping/types.ts';
 import { sameAssignment } from '../drivers/assignments.ts';
@@ -49,14 +57,22 @@ export class Reconciler {
   readonly #options: ReconcilerOptions;
   /** What the filter holds, as last read or successfully loaded. */
   readonly #applied = new Map<number, BucketAssignment>();
+  /** Buckets being loaded, each with the promise its load settles. */
+  readonly #inflight = new Map<number, Promise<void>>();
+  /** Per bucket, the write count when a load of it last began or ended. */
+  readonly #touched = new Map<number, number>();
+  #writes = 0;
+  /** Bumped when the driver is replaced, so a read through the old one is thrown away. */
+  #generation = 0;
+  readonly #failed = new Set<number>();
+  readonly #loads = new Set<Promise<void>>();
+  /** Held while a reload swaps the setup: passes asked for meanwhile start after it. */
+  #gate: Promise<void> | undefined;
+  #followUp: Promise<void> | undefined;
   #coalesceTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #driftTimer: NodeJS.Timeout | undefined;
   #retryDelay = RETRY_FIRST_MS;
-  #pendingRetries = 0;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #waiters: Array<() => void> = [];
   #closed = false;
   lastApply: ApplyRecord | undefined;
   lastError: { at: number; message: string } | undefined;
@@ -76,7 +92,7 @@ export class Reconciler {
   }
 
   get pendingRetries(): number {
-    return this.#pendingRetries;
+    return this.#failed.size;
   }
 
   /** Owner per bucket as the filter holds it (undefined where unknown). */
@@ -86,7 +102,9 @@ export class Reconciler {
 
   /** Reads the filter and takes what it holds as the starting point; nothing is flushed. */
   async adopt(): Promise<number> {
+    const generation = this.#generation;
     const observed = await this.#setup.driver.observe();
+    if (generation !== this.#generation) return this.#applied.size;
     this.#applied.clear();
     for (const bucket of observed) {
       if (bucket.assignment && bucket.problems.length === 0) this.#applied.set(bucket.bucket, bucket.assignment);
@@ -94,16 +112,38 @@ export class Reconciler {
     return this.#applied.size;
   }
 
-  /** A new config (reload): the next pass loads only what the new layout changes. */
-  replace(setup: ReconcilerSetup): void {
-    const driverChanged = setup.driver !== this.#setup.driver;
+  /**
+   * A new config (reload): the next pass loads only what the new layout changes. With
+   * `keepApplied` (the rendering is the same) the record of what the filter holds stays true
+   * and is kept; otherwise it is dropped and the caller adopts again.
+   */
+  replace(setup: ReconcilerSetup, keepApplied: boolean): void {
     this.#setup = setup;
-    if (driverChanged) this.#applied.clear();
+    this.#generation++;
+    if (!keepApplied) this.#applied.clear();
+    for (const bucket of [...this.#applied.keys()]) if (bucket >= setup.config.buckets.count) this.#applied.delete(bucket);
   }
 
   /**
-   * Re-reads the filter every `intervalMs`, counted from the end of the previous pass: a slow
-   * filter (thousands of anchors, a loaded pfctl) must not pile passes on top of each other.
+   * Runs `task` with the loop to itself: waits for every load in flight, holds back new passes
+   * and drift reads until it ends.
+   */
+  async exclusive<T>(task: () => Promise<T>): Promise<T> {
+    while (this.#gate) await this.#gate;
+    let open!: () => void;
+    this.#gate = new Promise((resolve) => (open = resolve));
+    try {
+      await Promise.all(this.#loads);
+      return await task();
+    } finally {
+      this.#gate = undefined;
+      open();
+    }
+  }
+
+  /**
+   * Re-reads the filter every `intervalMs`, counted from the end of the previous read: a slow
+   * filter (thousands of anchors, a loaded pfctl) must not pile reads on top of each other.
    */
   startDrift(intervalMs: number): void {
     clearTimeout(this.#driftTimer);
@@ -127,30 +167,36 @@ export class Reconciler {
     }, this.#setup.config.daemon.coalesce);
   }
 
-  /** Runs a pass now, or right after the running one; resolves when a pass begun after the call ends. */
+  /**
+   * Plans now and loads what differs; resolves once every bucket the plan wanted changed has
+   * been loaded or tried, including buckets that first had to wait for a load in flight.
+   */
   run(): Promise<void> {
-    const done = new Promise<void>((resolve) => this.#waiters.push(resolve));
-    if (this.#running) {
-      this.#again = true;
-      return done;
+    if (this.#closed) return Promise.resolve();
+    if (this.#gate) return this.#gate.then(() => this.run());
+    let planned: Plan;
+    try {
+      planned = this.#plan();
+    } catch (error) {
+      this.#recordError('plan', error);
+      return Promise.resolve();
     }
-    this.#running = this.#loop().finally(() => {
-      this.#running = undefined;
-    });
-    return done;
+    if (planned.changes.length === 0 && this.#failed.size === 0 && this.#inflight.size === 0) this.#setSync('in-sync');
+    const ready = planned.changes.filter((change) => !this.#inflight.has(change.bucket));
+    const busy = [...new Set(planned.changes.filter((change) => this.#inflight.has(change.bucket)).map((change) => this.#inflight.get(change.bucket)!))];
+    const loading = ready.length > 0 ? this.#load(ready, planned) : Promise.resolve();
+    if (busy.length === 0) return loading;
+    return Promise.all([loading, this.#afterBusy(busy)]).then(() => undefined);
   }
 
-  async #loop(): Promise<void> {
-    do {
-      this.#again = false;
-      const waiters = this.#waiters.splice(0);
-      try {
-        await this.#pass();
-      } catch (error) {
-        this.#recordError('plan', error);
-      }
-      for (const resolve of waiters) resolve();
-    } while (this.#again && !this.#closed);
+  /** Plans again once the loads in the way end; callers they release together share one pass. */
+  async #afterBusy(busy: Array<Promise<void>>): Promise<void> {
+    await Promise.all(busy);
+    this.#followUp ??= Promise.resolve().then(() => {
+      this.#followUp = undefined;
+      return this.run();
+    });
+    await this.#followUp;
   }
 
   #plan(): Plan {
@@ -162,42 +208,58 @@ export class Reconciler {
     if (this.sync.state !== state) this.sync = { state, since: Date.now() };
   }
 
-  async #pass(): Promise<void> {
-    if (this.#closed) return;
+  #load(changes: BucketAssignment[], planned: Plan): Promise<void> {
+    const load = this.#loadNow(changes, planned).catch((error: unknown) => this.#recordError('apply', error));
+    this.#loads.add(load);
+    void load.finally(() => this.#loads.delete(load));
+    return load;
+  }
+
+  async #loadNow(changes: BucketAssignment[], planned: Plan): Promise<void> {
     const { logger, metrics } = this.#options;
-    const planned = this.#plan();
-    if (planned.changes.length === 0) {
-      if (this.#pendingRetries === 0) this.#setSync('in-sync');
-      return;
-    }
+    const driver = this.#setup.driver;
     if (this.sync.state === 'in-sync') this.#setSync('pending');
     const started = performance.now();
-    const results = await this.#setup.driver.apply(planned.changes, { desired: planned.desired });
+    const settled = new Map<number, () => void>();
+    const write = ++this.#writes;
+    for (const change of changes) {
+      this.#inflight.set(change.bucket, new Promise<void>((resolve) => settled.set(change.bucket, resolve)));
+      this.#touched.set(change.bucket, write);
+    }
     let failed = 0;
-    results.forEach((result, i) => {
-      const change = planned.changes[i]!;
+    const record = (change: BucketAssignment, result: ApplyResult): void => {
       if (result.ok) {
         this.#applied.set(change.bucket, change);
+        this.#failed.delete(change.bucket);
         metrics.anchorLoads.inc({ outcome: 'ok' });
       } else {
         failed++;
         // Unknown until a retry succeeds: the next plan includes it again.
         this.#applied.delete(change.bucket);
+        this.#failed.add(change.bucket);
         metrics.anchorLoads.inc({ outcome: 'failed' });
         this.#recordError('apply', result.error);
       }
-    });
+      this.#touched.set(change.bucket, ++this.#writes);
+      this.#inflight.delete(change.bucket);
+      settled.get(change.bucket)!();
+    };
+    const fail = (error: unknown): ApplyResult[] => changes.map((c) => ({ bucket: c.bucket, ok: false, error: error instanceof Error ? error : new Error(String(error)) }));
+    // One batch: the pf driver turns it into table commands (calls per changed table, not per
+    // bucket), nft into one transaction; the whole mapping lets a driver reload all at once.
+    const results = await driver.apply(changes, { desired: planned.desired }).catch(fail);
+    changes.forEach((change, i) => record(change, results[i] ?? { bucket: change.bucket, ok: false, error: new Error('the driver returned no result') }));
     const ms = performance.now() - started;
-    this.loads += results.length;
+    this.loads += changes.length;
     metrics.applyDuration.observe(ms / 1000);
-    const moves = summarizeMoves(planned.moves);
-    this.lastApply = { at: Date.now(), loaded: results.length - failed, failed, moves, ms };
-    logger.info({ loaded: results.length - failed, failed, buckets: planned.changes.map((c) => c.bucket), moves, ms: Math.round(ms), allDown: planned.allDown }, 'applied');
+    const loadedBuckets = new Set(changes.map((c) => c.bucket));
+    const moves = summarizeMoves(planned.moves.filter((m) => loadedBuckets.has(m.bucket)));
+    this.lastApply = { at: Date.now(), loaded: changes.length - failed, failed, moves, ms };
+    logger.info({ loaded: changes.length - failed, failed, buckets: changes.map((c) => c.bucket), moves, ms: Math.round(ms), allDown: planned.allDown }, 'applied');
     this.#updateBucketGauge();
-    this.#pendingRetries = failed;
-    metrics.pendingRetries.set(failed);
-    this.#setSync(failed > 0 ? 'retrying' : 'in-sync');
-    if (failed > 0) this.#retryLater();
+    metrics.pendingRetries.set(this.#failed.size);
+    this.#setSync(this.#failed.size > 0 ? 'retrying' : this.#inflight.size > 0 ? 'pending' : 'in-sync');
+    if (this.#failed.size > 0) this.#retryLater();
     else this.#retryDelay = RETRY_FIRST_MS;
   }
 
@@ -221,27 +283,32 @@ export class Reconciler {
     if (this.#retryTimer || this.#closed) return;
     const delay = this.#retryDelay;
     this.#retryDelay = Math.min(this.#retryDelay * 2, RETRY_MAX_MS);
-    this.#options.logger.warn({ retryInMs: delay, pending: this.#pendingRetries }, 'some buckets failed to load; retrying');
+    this.#options.logger.warn({ retryInMs: delay, pending: this.#failed.size }, 'some buckets failed to load; retrying');
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       void this.run();
     }, delay);
   }
 
-  /** Re-reads the filter; every bucket that differs from what was applied is repaired. */
+  /**
+   * Re-reads the filter; every bucket that differs from what was applied is repaired. A bucket
+   * loaded while the read ran is skipped: the read may have caught it before the load.
+   */
   async repairDrift(): Promise<number> {
-    if (this.#closed) return 0;
+    if (this.#closed || this.#gate) return 0;
+    const generation = this.#generation;
+    const since = this.#writes;
     let observed;
     const driver = this.#setup.driver;
     try {
       observed = await driver.observe();
     } catch (error) {
-      // A reload replaced (and closed) the driver meanwhile: its reading, or its cancellation, is stale.
-      if (driver === this.#setup.driver) this.#recordError('observe', error);
+      if (generation === this.#generation && !this.#closed) this.#recordError('observe', error);
       return 0;
     }
-    if (driver !== this.#setup.driver) return 0;
+    if (generation !== this.#generation || this.#gate || this.#closed) return 0;
     await this.checkHook();
+    const settled = (bucket: number): boolean => !this.#inflight.has(bucket) && (this.#touched.get(bucket) ?? 0) <= since;
     let drifted = 0;
     const seen = new Set<number>();
     // One line per pass, not per bucket: a flushed anchor drifts every bucket at once.
@@ -250,14 +317,14 @@ export class Reconciler {
       seen.add(bucket.bucket);
       const known = this.#applied.get(bucket.bucket);
       const clean = bucket.problems.length === 0 && bucket.assignment !== undefined;
-      if (known && (!clean || !sameAssignment(known, bucket.assignment))) {
+      if (known && settled(bucket.bucket) && (!clean || !sameAssignment(known, bucket.assignment))) {
         drifted++;
         this.#applied.delete(bucket.bucket);
         if (examples.length < 5) examples.push({ bucket: bucket.bucket, problems: bucket.problems, expected: known.host, found: bucket.assignment?.host });
       }
     }
     for (const bucket of [...this.#applied.keys()]) {
-      if (!seen.has(bucket)) {
+      if (!seen.has(bucket) && settled(bucket)) {
         drifted++;
         this.#applied.delete(bucket);
         if (examples.length < 5) examples.push({ bucket, problems: ['missing from the filter'] });
@@ -293,6 +360,6 @@ export class Reconciler {
     clearTimeout(this.#coalesceTimer);
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#driftTimer);
-    await this.#running;
+    await Promise.all(this.#loads);
   }
 }

@@ -2,9 +2,9 @@
  * The nft driver: the only part that runs nft and conntrack. Every change is one `nft -f -`
  * batch, which the kernel applies whole or not at all.
  */
-import { execa } from 'execa';
 import type { Config, Host } from '../config/model.ts';
 import type { ApplyResult, BucketAssignment, Driver, ObservedBucket } from '../drivers/driver.ts';
+import { runProgram } from '../drivers/run-program.ts';
 import { PfsteerError } from '../errors.ts';
 import type { IpAddress } from '../net/address.ts';
 import { formatAddress } from '../net/address.ts';
@@ -64,15 +64,10 @@ export class NftDriver implements Driver {
 
   private async run(program: string, args: string[], input?: string): Promise<Run> {
     const argv = [...this.config.commandPrefix, program, ...args];
-    const r = await execa(argv[0]!, argv.slice(1), {
-      reject: false,
-      timeout: this.config.timeout,
-      ...(input === undefined ? {} : { input }),
-      env: { LC_ALL: 'C' },
-    });
+    const r = await runProgram(argv, { ...(input === undefined ? {} : { input }), timeoutMs: this.config.timeout, env: { LC_ALL: 'C' } });
     // A timeout or a program that never ran; a non-zero exit is for the caller to judge.
-    if (r.timedOut || (r.failed && r.exitCode === undefined)) {
-      throw new NftCommandError('nft-exec', argv, r.exitCode, r.stderr, { cause: r });
+    if (r.timedOut || r.exitCode === undefined) {
+      throw new NftCommandError('nft-exec', argv, r.exitCode, r.stderr || (r.error?.message ?? ''), { cause: r.error });
     }
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   }

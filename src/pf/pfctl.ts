@@ -1,9 +1,9 @@
 /**
- * The one place pfctl runs: through execa, never a shell, with the configured command prefix
+ * The one place pfctl runs: through runProgram, never a shell, with the configured command prefix
  * (`doas`, `sudo -n`) and a deadline on every call.
  */
-import { execa } from 'execa';
 import type { PfConfig } from '../config/model.ts';
+import { runProgram } from '../drivers/run-program.ts';
 import { PfsteerError } from '../errors.ts';
 
 /** pfctl failed or could not run; keeps the command, exit code and stderr. */
@@ -37,18 +37,11 @@ export type Pfctl = (args: string[], input?: string, signal?: AbortSignal) => Pr
 export function pfctlRunner(config: PfConfig): Pfctl {
   return async (args, input, signal) => {
     const argv = [...config.commandPrefix, config.pfctl, ...args];
-    const r = await execa(argv[0]!, argv.slice(1), {
-      reject: false,
-      timeout: config.timeout,
-      // pfctl reads the rules from stdin with `-f -`; otherwise it must not wait on ours.
-      input: input ?? '',
-      env: { LC_ALL: 'C' },
-      forceKillAfterDelay: 1000,
-      ...(signal ? { cancelSignal: signal } : {}),
-    });
-    if (r.timedOut) throw new PfctlError(argv, r.exitCode, r.stderr, `did not finish within ${config.timeout} ms`, { cause: r });
-    if (r.isCanceled) throw new PfctlError(argv, r.exitCode, r.stderr, 'was cancelled', { cause: r });
-    if (r.exitCode === undefined) throw new PfctlError(argv, undefined, r.stderr || (r.message ?? ''), 'could not run', { cause: r });
+    // pfctl reads the rules from stdin with `-f -`; otherwise it must not wait on ours.
+    const r = await runProgram(argv, { input: input ?? '', timeoutMs: config.timeout, killAfterMs: 1000, env: { LC_ALL: 'C' }, ...(signal ? { signal } : {}) });
+    if (r.timedOut) throw new PfctlError(argv, r.exitCode, r.stderr, `did not finish within ${config.timeout} ms`, { cause: r.error });
+    if (r.canceled) throw new PfctlError(argv, r.exitCode, r.stderr, 'was cancelled', { cause: r.error });
+    if (r.exitCode === undefined) throw new PfctlError(argv, undefined, r.stderr || (r.error?.message ?? ''), 'could not run', { cause: r.error });
     return { command: argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   };
 }

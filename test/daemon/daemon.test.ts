@@ -12,8 +12,8 @@ import { parseAddress } from '../../src/net/address.ts';
 import { startBackends, type Backend } from '../support/net.ts';
 import { until } from '../support/until.ts';
 
-const INTERVAL = 100;
-const TIMEOUT = 60;
+const INTERVAL = 250;
+const TIMEOUT = 200;
 const FALL = 2;
 const logger = pino({ level: 'silent' });
 

@@ -152,7 +152,7 @@ class Reload implements Cmd {
   async run(m: Model, r: Real): Promise<void> {
     m.config = this.to;
     r.config = CONFIGS[this.to];
-    r.reconciler.replace({ config: r.config, mapper: buildMapper(r.config), driver: r.driver });
+    r.reconciler.replace({ config: r.config, mapper: buildMapper(r.config), driver: r.driver }, true);
     await r.reconciler.run();
     check(m, r);
   }

@@ -19,8 +19,8 @@ import { startBackends, type Backend } from '../support/net.ts';
 import { until } from '../support/until.ts';
 
 const B = 16;
-const INTERVAL = 400;
-const TIMEOUT = 350;
+const INTERVAL = 500;
+const TIMEOUT = 400;
 const FALL = 2;
 const settle = FALL * INTERVAL + TIMEOUT + 1000;
 const logger = pino({ level: 'silent' });

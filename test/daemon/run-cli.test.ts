@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { until } from '../support/until.ts';
 
 const cli = ['src/cli/main.ts'];
 
@@ -62,4 +63,61 @@ test('pfsteer run exits 2 with located errors for an invalid config', async () =
   await rm(dir, { recursive: true, force: true });
   assert.equal(result.exitCode, 2);
   assert.match(result.stderr, /bad\.yaml:1:18: not-power-of-two/);
+});
+
+test('signals during start-up: SIGHUP is kept as a reload for when the start is done; SIGTERM stops it cleanly at once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pfsteer-run-'));
+  const file = join(dir, 'pfsteer.yaml');
+  const hang = join(process.cwd(), 'test/fixtures/bin/hang');
+  // The check never answers before its timeout, so the start waits the whole startup_grace.
+  const config = (grace: string): string => `driver: memory
+buckets: {count: 16}
+control: {socket: ${join(dir, 'control.sock')}, mode: "0600"}
+daemon: {state_file: ${join(dir, 'state.json')}, startup_grace: ${grace}}
+services:
+  std: {interface: em0, external: [203.0.113.10], ports: [443]}
+hosts:
+  lb1:
+    addresses: {std: 10.0.1.11}
+    checks: [{type: exec, command: [${hang}], interval: 20s, timeout: 15s}]
+`;
+  const inStartup = async (grace: string) => {
+    await writeFile(file, config(grace));
+    const child = execa(process.execPath, [...cli, 'run', '-c', file], { reject: false });
+    let text = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        if (text.includes('read what the filter holds')) resolve();
+      });
+      void child.then(() => reject(new Error('the daemon ended before its start-up window')));
+    });
+    // Wrapped: a subprocess is a promise, and an async function would wait for it.
+    return { child, text: () => text };
+  };
+  try {
+    const reloading = await inStartup('2s');
+    reloading.child.kill('SIGHUP');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(reloading.child.exitCode, null, 'still running after SIGHUP');
+    await until(() => reloading.text().includes('"msg":"reloaded"'), 10_000, 'reload after the start', 100);
+    reloading.child.kill('SIGTERM');
+    const reloaded = await reloading.child;
+    assert.equal(reloaded.exitCode, 0, reloaded.stderr);
+    const lines = reloaded.stdout.split('\n');
+    const steering = lines.findIndex((l) => l.includes('"msg":"steering"'));
+    const done = lines.findIndex((l) => l.includes('"msg":"reloaded"'));
+    assert.ok(steering >= 0 && done > steering, 'the reload ran once the start was done');
+
+    const stopping = await inStartup('60s');
+    const asked = performance.now();
+    stopping.child.kill('SIGTERM');
+    const stopped = await stopping.child;
+    assert.equal(stopped.exitCode, 0, stopped.stderr);
+    assert.ok(performance.now() - asked < 10_000, 'stopped without waiting out startup_grace');
+    assert.match(stopped.stdout, /stopped; the filter keeps the last mapping/);
+    assert.doesNotMatch(stopped.stdout, /"msg":"steering"/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
