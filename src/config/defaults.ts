@@ -40,7 +40,7 @@ export const DEFAULTS = {
     table: 'pfsteer',
     timeout: 10_000,
   },
-  policy: { allDown: 'keep', killStatesOnDown: false },
+  policy: { allDown: 'keep', killStatesOnDown: 'unreachable' },
   control: { socket: '/var/run/pfsteer.sock', mode: 0o660 },
   daemon: { stateFile: '/var/db/pfsteer/state.json', driftInterval: 30_000, coalesce: 20 },
   service: { family: 'inet', protocol: 'tcp' },

@@ -83,9 +83,16 @@ export interface DaemonConfig {
   startupGrace?: number;
 }
 
+/**
+ * When a down host's states are killed: `unreachable` when its failing checks say it cannot be
+ * reached (refused, timed out, TLS or TCP failure, an exec check's exit 69), `always` on every
+ * down, `never`. A drained host's states are never killed.
+ */
+export type KillStatesPolicy = 'unreachable' | 'always' | 'never';
+
 export interface PolicyConfig {
   allDown: AllDownPolicy;
-  killStatesOnDown: boolean;
+  killStatesOnDown: KillStatesPolicy;
 }
 
 /** The service's external addresses: a pf table the operator maintains, or literal addresses. */

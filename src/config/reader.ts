@@ -5,7 +5,7 @@
 import { isAlias, isMap, isScalar, isSeq, type Alias, type LineCounter, type Node, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { ConfigIssue } from '../errors.ts';
 import { parseDuration } from './duration.ts';
-import { RENAMED_KEYS } from './renamed.ts';
+import { RENAMED_KEYS, RENAMED_VALUES } from './renamed.ts';
 import { nearest } from './suggest.ts';
 
 /** A value node, or null where the YAML has a key without a value. */
@@ -195,6 +195,11 @@ export class Reader {
   choice<T extends string>(field: Field, choices: readonly T[]): T | undefined {
     const node = field.value;
     if (node && isScalar(node) && typeof node.value === 'string' && (choices as readonly string[]).includes(node.value)) return node.value as T;
+    const old = node && isScalar(node) ? RENAMED_VALUES.get(field.path)?.get(String(node.value)) : undefined;
+    if (old !== undefined) {
+      this.report('renamed-value', `\`${field.path}\` takes ${choices.join(', ')} now, got ${kindOf(node)}: ${old}`, node, field.key);
+      return undefined;
+    }
     this.report('bad-value', `expected \`${field.path}\` to be one of ${choices.join(', ')}, got ${kindOf(node)}`, node, field.key);
     return undefined;
   }

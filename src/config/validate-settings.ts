@@ -5,7 +5,7 @@
 import { isScalar } from 'yaml';
 import { formatAddress } from '../net/address.ts';
 import { DEFAULT_TIMING, DEFAULTS } from './defaults.ts';
-import type { BucketsConfig, CheckTiming, ControlConfig, DaemonConfig, DriverName, MetricsConfig, NftConfig, PfConfig, PolicyConfig } from './model.ts';
+import type { BucketsConfig, CheckTiming, ControlConfig, DaemonConfig, DriverName, KillStatesPolicy, MetricsConfig, NftConfig, PfConfig, PolicyConfig } from './model.ts';
 import { kindOf, type Field, type Reader, type Section, type ValueNode } from './reader.ts';
 import { parseEndpoint, readName, readPath } from './values.ts';
 
@@ -133,12 +133,14 @@ function readPrefix(r: Reader, field: Field): string[] | undefined {
   return out;
 }
 
+const KILL_STATES_POLICIES: readonly KillStatesPolicy[] = ['unreachable', 'always', 'never'];
+
 export function readPolicy(r: Reader, section: Section | undefined): PolicyConfig {
   const d = DEFAULTS.policy;
   if (!section) return { ...d };
   return {
     allDown: section.take('all_down', (f) => r.choice(f, ['keep', 'fallthrough'] as const), d.allDown),
-    killStatesOnDown: section.take('kill_states_on_down', (f) => r.boolean(f), d.killStatesOnDown),
+    killStatesOnDown: section.take('kill_states_on_down', (f) => r.choice(f, KILL_STATES_POLICIES), d.killStatesOnDown),
   };
 }
 

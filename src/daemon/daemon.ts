@@ -8,6 +8,7 @@ import { loadConfig } from '../config/load.ts';
 import type { Config, Host } from '../config/model.ts';
 import type { Driver } from '../drivers/driver.ts';
 import { ConfigError, PfsteerError } from '../errors.ts';
+import { decideKill, type FailedCheck } from '../health/reachability.ts';
 import type { HealthEngine, HostTransition } from '../health/types.ts';
 import { DEFAULT_ALGORITHM } from '../mapping/algorithms.ts';
 import { effectiveMapping, mappingDigest } from '../mapping/digest.ts';
@@ -240,17 +241,32 @@ export class Daemon {
     if (!this.#ready) return;
     const pass = this.#reconciler.run();
     const host = this.#config.hosts.find((h) => h.name === transition.host);
-    if (transition.to === 'down' && host && this.#config.policy.killStatesOnDown && !this.#drains.hosts().has(host.name)) {
-      // After its buckets moved, so that clients reconnecting land on a healthy host.
-      void pass.then(() => this.#killStates(host));
+    // Drains never kill: a drained host's connections finish where they are.
+    if (transition.to !== 'down' || !host || this.#drains.hosts().has(host.name)) return;
+    // Decided now, from the results that made the verdict, not from whatever comes after the pass.
+    const decision = decideKill(this.#config.policy.killStatesOnDown, this.#failedChecks(host));
+    if (!decision.kill) {
+      this.#logger.child({ host: host.name }).info({ reason: decision.reason, policy: this.#config.policy.killStatesOnDown }, 'states of a down host kept');
+      return;
     }
+    // After its buckets moved, so that clients reconnecting land on a healthy host.
+    void pass.then(() => this.#killStates(host, decision.reason));
   }
 
-  async #killStates(host: Host): Promise<void> {
+  #failedChecks(host: Host): FailedCheck[] {
+    const checks = this.#health.status().find((s) => s.host === host.name)?.checks ?? [];
+    return checks.flatMap((c) => {
+      const check = host.checks.find((k) => k.name === c.name);
+      return c.state === 'down' && check && c.last ? [{ check: c.name, type: check.type, code: c.last.code }] : [];
+    });
+  }
+
+  async #killStates(host: Host, reason: string): Promise<void> {
     for (const address of hostAddresses(host)) {
       try {
         const killed = await this.#driver.killStates(address);
-        this.#logger.info({ host: host.name, address: formatAddress(address), killed }, 'killed states of a down host');
+        this.metrics.statesKilled.inc({ host: host.name, reason }, killed);
+        this.#logger.info({ host: host.name, address: formatAddress(address), killed, reason }, 'killed states of a down host');
       } catch (error) {
         this.metrics.driverErrors.inc({ operation: 'kill-states' });
         this.#logger.error({ host: host.name, err: error }, 'cannot kill states of a down host');

@@ -75,6 +75,7 @@ export function createMetrics(view?: () => SteeringView) {
     driverErrors: new Counter({ name: 'pfsteer_driver_errors_total', help: 'Failed driver calls (pfctl or nft)', labelNames: ['operation'], registers: [registry] }),
     driftRepairs: new Counter({ name: 'pfsteer_drift_repairs_total', help: 'Buckets found changed behind pfsteer and repaired', registers: [registry] }),
     pendingRetries: new Gauge({ name: 'pfsteer_pending_retries', help: 'Buckets waiting for a retry after a failed load', registers: [registry] }),
+    statesKilled: new Counter({ name: 'pfsteer_states_killed_total', help: 'States of down hosts killed, by host and reason (the check codes that said unreachable, or `always`)', labelNames: ['host', 'reason'], registers: [registry] }),
     stateFileValid: new Gauge({ name: 'pfsteer_state_file_valid', help: '0 when the state file could not be read at start (drains lost; a copy kept), 1 once it is valid', registers: [registry] }),
     stateWriteFailures: new Counter({ name: 'pfsteer_state_write_failures_total', help: 'Drains and undrains refused because the state file could not be written', registers: [registry] }),
     hookFailures: new Counter({ name: 'pfsteer_hook_failures_total', help: 'Failed on_up/on_down commands', labelNames: ['host'], registers: [registry] }),

@@ -47,3 +47,38 @@ const WAITING_FOR: Record<Phase, string> = {
 export function timeoutVerdict(phase: Phase, timeout: number): { code: string; detail: string } {
   return { code: timeoutCode(phase), detail: `${WAITING_FOR[phase]} within ${timeout} ms` };
 }
+
+/**
+ * Every result code a check can give. Each one must be classified in reachability.ts (the type
+ * there fails to compile otherwise, and a test finds codes written in src/health but not listed).
+ */
+export const CHECK_CODES = [
+  'ok',
+  'refused',
+  'reset',
+  'unreachable',
+  'timeout',
+  'connect-timeout',
+  'tls-timeout',
+  'response-timeout',
+  'body-timeout',
+  'tls-verify',
+  'tls-handshake',
+  'error',
+  'http-status',
+  'http-body',
+  'tcp-expect',
+  'exit-code',
+  'exit-unreachable',
+  'escaped',
+  'killed',
+  'spawn-failed',
+] as const;
+
+export type KnownCheckCode = (typeof CHECK_CODES)[number];
+
+/**
+ * The exit status an exec check uses to say the host cannot be reached at all, as opposed to
+ * any other failure (the host answered, but is not ready). 69 is EX_UNAVAILABLE in sysexits(3).
+ */
+export const EXIT_UNREACHABLE = 69;

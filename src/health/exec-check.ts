@@ -1,5 +1,6 @@
 /** exec check (hfm semantics): exit 0 is up; see run-command.ts for deadlines and groups. */
 import type { ExecCheck } from '../config/model.ts';
+import { EXIT_UNREACHABLE } from './codes.ts';
 import { runCommand, type CommandRun } from './run-command.ts';
 
 export function runExecCheck(check: ExecCheck, signal: AbortSignal): CommandRun {
@@ -11,5 +12,6 @@ export function runExecCheck(check: ExecCheck, signal: AbortSignal): CommandRun 
     killAfter: check.killAfter,
     maxOutput: check.maxOutput,
     signal,
+    unreachableExit: EXIT_UNREACHABLE,
   });
 }

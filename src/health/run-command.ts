@@ -29,6 +29,8 @@ export interface CommandOptions {
   /** Bytes of output (stdout and stderr as they arrive) kept for the detail: the last ones. */
   maxOutput: number;
   signal?: AbortSignal;
+  /** An exit status that means "the host cannot be reached" (code `exit-unreachable`), for exec checks. */
+  unreachableExit?: number;
 }
 
 /**
@@ -156,7 +158,7 @@ export function runCommand(options: CommandOptions): CommandRun {
         child.stdout?.destroy();
         child.stderr?.destroy();
       }
-      if (!timedOut) settle(verdict(code, signal, output.text(), !complete, done));
+      if (!timedOut) settle(verdict(code, signal, output.text(), !complete, done, options.unreachableExit));
       finish();
     });
   });
@@ -165,10 +167,11 @@ export function runCommand(options: CommandOptions): CommandRun {
 
 const ESCAPED = 'a process that left its process group (setsid, a daemon) kept its output open; it was not killed';
 
-function verdict(code: number | null, signal: NodeJS.Signals | null, text: string, escaped: boolean, done: (ok: boolean, code: string, detail: string) => CheckResult): CheckResult {
+function verdict(code: number | null, signal: NodeJS.Signals | null, text: string, escaped: boolean, done: (ok: boolean, code: string, detail: string) => CheckResult, unreachableExit?: number): CheckResult {
   const said = text ? `: ${text}` : '';
   const note = escaped ? `; ${ESCAPED}` : '';
   if (code === 0) return escaped ? done(true, 'escaped', `exit 0${note}`) : done(true, 'ok', 'exit 0');
   if (signal) return done(false, 'killed', `killed by ${signal}${said}${note}`);
+  if (code === unreachableExit) return done(false, 'exit-unreachable', `exit ${code} (unreachable)${said}${note}`);
   return done(false, 'exit-code', `exit ${code}${said}${note}`);
 }

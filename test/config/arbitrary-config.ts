@@ -157,7 +157,7 @@ export function arbConfig(file = 'random.yaml'): fc.Arbitrary<Config> {
         commandPrefix: fc.array(fc.stringMatching(/^[A-Za-z0-9_./=-]{1,10}$/), { maxLength: 3 }),
         timeout: fc.integer({ min: 100, max: HOUR }),
       }),
-      policy: record({ allDown: fc.constantFrom<'keep' | 'fallthrough'>('keep', 'fallthrough'), killStatesOnDown: fc.boolean() }),
+      policy: record({ allDown: fc.constantFrom<'keep' | 'fallthrough'>('keep', 'fallthrough'), killStatesOnDown: fc.constantFrom<'unreachable' | 'always' | 'never'>('unreachable', 'always', 'never') }),
       control: record(
         { socket: arbPath, mode: fc.integer({ min: 0, max: 0o777 }), group: fc.stringMatching(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/) },
         { requiredKeys: ['socket', 'mode'] },

@@ -14,6 +14,8 @@ export interface ClientRequest {
   timeout: number;
   /** TCP keepalive after 1 s idle, as long-lived real clients have: lets a killed state surface as a reset. */
   keepalive?: boolean;
+  /** Wall-clock time (epoch ms) before which the request is not sent, to place it beside an event. */
+  at?: number;
 }
 
 export interface ClientResult {
@@ -24,7 +26,8 @@ export interface ClientResult {
   ms: number;
 }
 
-function one(r: ClientRequest): Promise<ClientResult> {
+async function one(r: ClientRequest): Promise<ClientResult> {
+  if (r.at !== undefined) await new Promise((resolve) => setTimeout(resolve, r.at! - Date.now()));
   const start = performance.now();
   return new Promise((resolve) => {
     const done = (x: { body?: string; error?: string }) => resolve({ src: r.src, ...x, ms: Math.round(performance.now() - start) });

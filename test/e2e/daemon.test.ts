@@ -184,9 +184,9 @@ test('`pfsteer drain lb1 --wait`: new connections avoid lb1, the open one comple
   assert.deepEqual(await reach(clients), base, 'every client back on its host');
 });
 
-test("kill_states_on_down through SIGHUP, then lb3's haproxy killed: lb3 goes down, its clients move, an established flow is reset, not left hanging, and no state to lb3 is left", async () => {
+test("kill_states_on_down: always through SIGHUP, then lb3's haproxy killed: lb3 goes down, its clients move, an established flow is reset, not left hanging, and no state to lb3 is left", async () => {
   // Only now: with it on, the open request of the lb2 test would have lost its state.
-  await bed.writeConfig('r', bed.daemonConfig('r', TIMING, { buckets: B, killStatesOnDown: true }));
+  await bed.writeConfig('r', bed.daemonConfig('r', TIMING, { buckets: B, killStates: 'always' }));
   await daemon!.reload();
   const lb3 = bed.backends[2]!;
   const lb3Clients = clientsOf(base, 'lb3');
@@ -252,7 +252,7 @@ test('restarting the daemon (SIGTERM, start) and SIGHUP under a steady stream of
 
 test('two daemons in two router namespaces with the same config and health hold identical nft maps', async () => {
   const peer = await bed.addRouter('p');
-  const peerFile = await bed.writeConfig('p', bed.daemonConfig('p', TIMING, { buckets: B, killStatesOnDown: true }));
+  const peerFile = await bed.writeConfig('p', bed.daemonConfig('p', TIMING, { buckets: B, killStates: 'always' }));
   const second = await DaemonProcess.start(bed.lab, peer, peerFile);
   others.push(second);
   await waitForStatus(second, (s) => s.hosts.every((h) => h.state === 'up'), 'every host up at the peer');

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
 import { DEFAULTS } from '../../src/config/defaults.ts';
-import type { CheckTiming, Config } from '../../src/config/model.ts';
+import type { CheckTiming, Config, KillStatesPolicy } from '../../src/config/model.ts';
 import { serializeConfig } from '../../src/config/serialize.ts';
 import { parseAddress } from '../../src/net/address.ts';
 import { nftTestConfig } from '../nft/config.ts';
@@ -81,6 +81,8 @@ export class Testbed {
   readonly router: string;
   readonly backends: Backend[];
   readonly dir: string;
+  /** More haproxy configuration for a backend, appended at every (re)start (e.g. a TLS frontend). */
+  haproxyExtra: ((b: Backend) => string) | undefined;
   private uplinks = 0;
 
   private constructor(lab: Lab, client: string, router: string, backends: Backend[], dir: string) {
@@ -179,7 +181,7 @@ export class Testbed {
   /** Starts (or, after `killHaproxy`, restarts) the backend's haproxy and waits for its monitor. */
   async startHaproxy(b: Backend): Promise<void> {
     const cfg = path.join(this.dir, `${b.name}.cfg`);
-    await writeFile(cfg, haproxyConfig(b));
+    await writeFile(cfg, haproxyConfig(b) + (this.haproxyExtra?.(b) ?? ''));
     b.haproxy = this.spawn(b.ns, ['haproxy', '-db', '-f', cfg]);
     await waitFor(`${b.name}'s monitor`, 5000, async () => (await this.monitor(b)) === 200);
   }
@@ -221,14 +223,16 @@ export class Testbed {
   /**
    * A config for the daemon itself, to run inside a router namespace (so no command prefix):
    * http checks of every backend's monitor-uri with `timing`, its control socket and state file
-   * named after `name` in the testbed's directory.
+   * named after `name` in the testbed's directory. States are never killed unless `killStates`
+   * says otherwise: with test timeouts this short, a false down on a loaded machine would cut
+   * the flows that drain tests hold open.
    */
-  daemonConfig(name: string, timing: CheckTiming, opts: { buckets?: number; killStatesOnDown?: boolean } = {}): Config {
+  daemonConfig(name: string, timing: CheckTiming, opts: { buckets?: number; killStates?: KillStatesPolicy } = {}): Config {
     const base = nftTestConfig({ table: 'pfsteer', prefix: [], ...(opts.buckets === undefined ? {} : { buckets: opts.buckets }) });
     return {
       ...base,
       defaults: timing,
-      policy: { ...base.policy, killStatesOnDown: opts.killStatesOnDown ?? false },
+      policy: { ...base.policy, killStatesOnDown: opts.killStates ?? 'never' },
       control: { socket: path.join(this.dir, `${name}.sock`), mode: 0o600 },
       daemon: { ...base.daemon, stateFile: path.join(this.dir, `${name}.state.json`) },
       hosts: base.hosts.map((h) => {
