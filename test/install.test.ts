@@ -83,3 +83,14 @@ test('npm pack, npm install -g into a prefix: pfsteer, its examples and its man 
     assert.match(man.stdout, heading);
   }
 });
+
+test("the README's quick start is two commands, and .ci/run runs its test command verbatim", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('\n## ', readme.indexOf('## Quick start') + 1));
+  const block = /```sh\n([^`]*)```/.exec(quickStart);
+  assert.ok(block, 'a sh block in the quick start');
+  const commands = block[1]!.trim().split('\n');
+  assert.deepEqual(commands, ['npm run demo', 'npm test']);
+  const ci = readFileSync(join(ROOT, '.ci', 'run'), 'utf8').trim().split('\n');
+  assert.equal(ci.at(-1), commands[1]);
+});
