@@ -20,7 +20,10 @@ const SCRIPT = fileURLToPath(new URL('../rc.d/pfsteer', import.meta.url));
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const BOOT_PATH = '/sbin:/bin:/usr/sbin:/usr/bin';
 
-/** Just what rc.d/pfsteer uses of rc.subr(8), with its meaning: enable check, precmd, extra commands. */
+/**
+ * Just what rc.d/pfsteer uses of rc.subr(8), with its meaning: the enable check, start_precmd,
+ * extra commands, ${name}_flags put before command_args and ${name}_user run through su.
+ */
 function standInRcSubr(rcConf: string): string {
   return `
 load_rc_config() { . '${rcConf}'; }
@@ -28,11 +31,15 @@ warn() { echo "$0: WARNING: $*" >&2; }
 checkyesno() { eval "case \\"\\$$1\\" in [Yy][Ee][Ss]) return 0 ;; *) return 1 ;; esac"; }
 run_rc_command() {
 	checkyesno "$rcvar" || { echo "$rcvar is not enabled" >&2; return 1; }
+	eval "rc_flags=\\$\${name}_flags _user=\\$\${name}_user"
+	[ "$_user" = "$(id -un)" ] && unset _user
 	case "$1" in
 	start)
 		if [ -n "$start_precmd" ]; then $start_precmd || return 1; fi
 		echo "Starting $name."
-		$command $command_args
+		# rc.subr runs "su -m $_user -c ..." here, which a test cannot; it must not be asked to.
+		if [ -n "$_user" ]; then echo "rc.subr would su to $_user" >&2; return 1; fi
+		$command $rc_flags $command_args
 		;;
 	stop)
 		kill -TERM "$(cat "$pidfile")"
@@ -50,8 +57,9 @@ run_rc_command() {
 }
 
 /** daemon(8) as rc.d/pfsteer calls it: the options it passes, the command in the background. */
-function standInDaemon(log: string, userFile: string): string {
+function standInDaemon(log: string, userFile: string, argvFile: string): string {
   return `#!/bin/sh
+echo "$*" > '${argvFile}'
 while getopts rST:P:p:u: opt; do
 	case $opt in
 	P) supervisor=$OPTARG ;;
@@ -76,9 +84,10 @@ interface Scene {
   log: string;
   childPidfile: string;
   userFile: string;
+  argvFile: string;
 }
 
-async function createScene(): Promise<Scene> {
+async function createScene(rcConfExtra = ''): Promise<Scene> {
   const dir = await mkdtemp(join(tmpdir(), 'pfsteer-rcd-'));
   const run = join(dir, 'run');
   await mkdir(run);
@@ -90,11 +99,12 @@ async function createScene(): Promise<Scene> {
     log: join(dir, 'daemon.log'),
     childPidfile: join(run, 'pfsteer.pid'),
     userFile: join(dir, 'user'),
+    argvFile: join(dir, 'daemon.argv'),
   };
   const rcConf = join(dir, 'rc.conf');
-  await writeFile(rcConf, `pfsteer_enable="YES"\npfsteer_config="${scene.config}"\npfsteer_node="${process.execPath}"\npfsteer_bin="${MAIN}"\n`);
+  await writeFile(rcConf, `pfsteer_enable="YES"\npfsteer_config="${scene.config}"\npfsteer_node="${process.execPath}"\npfsteer_bin="${MAIN}"\n${rcConfExtra}`);
   await writeFile(join(dir, 'rc.subr'), standInRcSubr(rcConf));
-  await writeFile(join(dir, 'daemon'), standInDaemon(scene.log, scene.userFile), { mode: 0o755 });
+  await writeFile(join(dir, 'daemon'), standInDaemon(scene.log, scene.userFile, scene.argvFile), { mode: 0o755 });
   const original = readFileSync(SCRIPT, 'utf8');
   const script = [
     ['/etc/rc.subr', join(dir, 'rc.subr')],
@@ -150,7 +160,7 @@ test('the rc.d script defaults to the binary and node that npm install -g and pk
 });
 
 test('check, start, reload and stop work under the boot PATH, where the first node (if any) is too old', async (t) => {
-  const scene = await createScene();
+  const scene = await createScene('pfsteer_user="nobody"\npfsteer_flags="--log-level debug"\n');
   t.after(async () => {
     const pid = childPid(scene);
     if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
@@ -163,7 +173,12 @@ test('check, start, reload and stop work under the boot PATH, where the first no
 
   const start = await service(scene, 'start');
   assert.equal(start.exitCode, 0, start.stderr);
-  assert.equal(readFileSync(scene.userFile, 'utf8').trim(), 'root');
+  // The user and flags reach daemon(8) -u and `pfsteer run`, not rc.subr's su and daemon's own options.
+  assert.equal(readFileSync(scene.userFile, 'utf8').trim(), 'nobody');
+  assert.equal(
+    readFileSync(scene.argvFile, 'utf8').trim(),
+    `-r -S -T pfsteer -P ${scene.dir}/run/pfsteer_daemon.pid -p ${scene.childPidfile} -u nobody ${process.execPath} --max-semi-space-size=2 ${MAIN} run -c ${scene.config} --log-level debug`,
+  );
   const pid = childPid(scene);
   assert.ok(pid !== undefined && alive(pid), 'daemon(8) started pfsteer');
   // run.ts handles SIGHUP once the daemon has started, which it logs as "steering".
