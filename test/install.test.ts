@@ -29,7 +29,7 @@ test('npm pack, npm install -g into a prefix: pfsteer, its examples and its man 
   const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'));
   assert.equal(tarball, `pfsteer-${pkg.version}.tgz`);
 
-  const installed = await execa('npm', ['install', '-g', '--prefix', prefix, '--no-audit', '--no-fund', '--loglevel=error', join(dir, tarball!)], { cwd: elsewhere, reject: false, timeout: STEP_MS });
+  const installed = await execa('npm', ['install', '-g', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', join(dir, tarball!)], { cwd: elsewhere, reject: false, timeout: STEP_MS });
   assert.equal(installed.exitCode, 0, installed.stderr);
 
   const lib = join(prefix, 'lib', 'node_modules', 'pfsteer');
