@@ -43,5 +43,6 @@ async function runCheck(file: string, print: boolean): Promise<number> {
 export function summarize(config: Config): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const target = config.driver === 'pf' ? `driver pf (${config.pf.dialect}, anchor ${config.pf.anchor})` : `driver ${config.driver}`;
-  return [plural(config.services.length, 'service'), plural(config.hosts.length, 'host'), plural(config.buckets.count, 'bucket'), target].join(', ');
+  const drained = config.hosts.filter((h) => h.drain).map((h) => h.name);
+  return [plural(config.services.length, 'service'), plural(config.hosts.length, 'host'), plural(config.buckets.count, 'bucket'), target, ...(drained.length > 0 ? [`drained by the config: ${drained.join(' ')}`] : [])].join(', ');
 }

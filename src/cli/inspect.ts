@@ -11,6 +11,7 @@ import { UsageError } from '../errors.ts';
 import type { HostState } from '../health/types.ts';
 import type { HealthView, InspectReport } from '../inspect/report.ts';
 import { answerClient, buildReport, clientBucket, expectedAssignments } from '../inspect/report.ts';
+import { digestOfBuckets } from '../mapping/digest.ts';
 import { parseAddress } from '../net/address.ts';
 import { PfDriver } from '../pf/driver.ts';
 import { statesWithDown } from './down-option.ts';
@@ -101,7 +102,7 @@ async function run(options: InspectOptions): Promise<void> {
     if (report.buckets[answer.bucket]!.problems.length > 0) process.exitCode = EXIT.failure;
     return;
   }
-  process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : renderText(report, config));
+  process.stdout.write(options.json ? `${JSON.stringify({ ...report, digest: digestOfBuckets(config, report.buckets) })}\n` : renderText(report, config));
   if (report.inconsistencies.length > 0) process.exitCode = EXIT.failure;
 }
 

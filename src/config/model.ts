@@ -169,6 +169,11 @@ export interface Host {
   checks: Check[];
   onUp?: CommandSpec;
   onDown?: CommandSpec;
+  /**
+   * Set (true) when the config drains the host (`drain: true`): both firewalls of a pair read the
+   * same file, so both move its buckets away, unlike a runtime `pfsteer drain` on one of them.
+   */
+  drain?: boolean;
 }
 
 export interface Config {

@@ -99,6 +99,7 @@ function host(h: Host, defaults: CheckTiming): Yaml {
     checks: h.checks.map((c) => check(c, defaults)),
     ...(h.onUp ? { on_up: command(h.onUp) } : {}),
     ...(h.onDown ? { on_down: command(h.onDown) } : {}),
+    ...(h.drain ? { drain: true } : {}),
   };
 }
 

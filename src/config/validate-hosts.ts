@@ -10,7 +10,7 @@ import { checkKeyName, parseEndpoint, readArgv, readEnv, readPath } from './valu
 
 type Family = Service['family'];
 
-export const HOST_KEYS = ['weight', 'addresses', 'checks', 'on_up', 'on_down'] as const;
+export const HOST_KEYS = ['weight', 'addresses', 'checks', 'on_up', 'on_down', 'drain'] as const;
 const COMMAND_KEYS = ['command', 'timeout', 'kill_after', 'env', 'cwd'] as const;
 
 export function readHosts(r: Reader, field: Field | undefined, root: Field['key'], services: ReadonlyMap<string, Family> | undefined, defaults: TimingInput): Host[] {
@@ -46,6 +46,7 @@ function readHost(r: Reader, entry: Field, services: ReadonlyMap<string, Family>
   const down = onDown && readCommand(r, onDown);
   if (up) host.onUp = up;
   if (down) host.onDown = down;
+  if (section.take('drain', (f) => r.boolean(f), false)) host.drain = true;
   return targets && checks ? host : undefined;
 }
 

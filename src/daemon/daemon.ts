@@ -10,16 +10,23 @@ import type { Driver } from '../drivers/driver.ts';
 import { ConfigError, PfsteerError } from '../errors.ts';
 import type { HealthEngine, HostTransition } from '../health/types.ts';
 import { DEFAULT_ALGORITHM } from '../mapping/algorithms.ts';
+import { effectiveMapping, mappingDigest } from '../mapping/digest.ts';
 import type { Mapper } from '../mapping/types.ts';
 import { formatAddress, sameAddress, type IpAddress } from '../net/address.ts';
+import { mappingStatus } from '../pair/status.ts';
 import { ControlServer } from './control.ts';
-import { createMetrics, type Metrics } from './metrics.ts';
+import { DRAIN_POLL_MS, DRAIN_TIMEOUT_MS, DrainWaits } from './drain-wait.ts';
+import { Drains, type DrainChanges } from './drains.ts';
+import { createMetrics, type Metrics, type SteeringView } from './metrics.ts';
+import { eligibleHosts } from './plan.ts';
 import { Reconciler } from './reconciler.ts';
-import { readState, writeState } from './state-file.ts';
+import { readState, writeState, type PersistentState } from './state-file.ts';
 
 export interface DaemonParts {
   createDriver(config: Config, logger: Logger): Driver;
   createHealth(config: Config, logger: Logger, metrics: Metrics): HealthEngine;
+  /** How the daemon waits for a drained host's states to end (tests shorten it). */
+  drainWait?: { pollMs: number; timeoutMs: number };
 }
 
 export function buildMapper(config: Config): Mapper {
@@ -48,7 +55,8 @@ export class Daemon {
   readonly metrics: Metrics;
   readonly #health: HealthEngine;
   readonly #reconciler: Reconciler;
-  readonly #drained = new Set<string>();
+  #drains = new Drains();
+  readonly #waits: DrainWaits;
   #control: ControlServer | undefined;
   #metricsServer: Server | undefined;
   #ready = false;
@@ -62,7 +70,12 @@ export class Daemon {
     this.#config = config;
     this.#parts = parts;
     this.#logger = logger;
-    this.metrics = createMetrics();
+    this.metrics = createMetrics(() => this.#steeringView());
+    this.#waits = new DrainWaits({
+      count: (host) => this.#driver.countStates(hostAddresses(this.#host(host))),
+      pollMs: parts.drainWait?.pollMs ?? DRAIN_POLL_MS,
+      timeoutMs: parts.drainWait?.timeoutMs ?? DRAIN_TIMEOUT_MS,
+    });
     this.#driver = parts.createDriver(config, logger);
     this.#health = parts.createHealth(config, logger, this.metrics);
     this.#reconciler = new Reconciler({
@@ -72,7 +85,7 @@ export class Daemon {
       logger,
       metrics: this.metrics,
       states: () => this.#health.states(),
-      drained: () => this.#drained,
+      drained: () => this.#drains.hosts(),
     });
   }
 
@@ -89,12 +102,12 @@ export class Daemon {
 
   async #start(): Promise<void> {
     const config = this.#config;
-    const known = new Set(config.hosts.map((h) => h.name));
-    for (const host of (await readState(config.daemon.stateFile)).drained) {
-      if (known.has(host)) this.#drained.add(host);
-      else this.#logger.warn({ host }, 'state file drains a host the config no longer has; ignored');
+    const saved = await readState(config.daemon.stateFile);
+    for (const host of this.#drains.restore(saved, config.hosts, Date.now())) {
+      this.#logger.warn({ host }, 'state file drains a host the config no longer has; ignored');
     }
-    for (const host of config.hosts) this.metrics.hostDrained.set({ host: host.name }, this.#drained.has(host.name) ? 1 : 0);
+    // A config drain added while the daemon was stopped starts now; keep that time for the next start.
+    await this.#saveDrainTimes(saved);
     // A layout pf cannot hold would fail bucket by bucket; refuse it whole, before loading any.
     await this.#driver.prepare?.();
     try {
@@ -119,8 +132,9 @@ export class Daemon {
     this.#ready = true;
     await this.#reconciler.run();
     this.#steering = true;
+    this.#followWaits({ started: [...this.#drains.hosts()], ended: [] });
     this.#reconciler.startDrift(config.daemon.driftInterval);
-    this.#logger.info({ states: Object.fromEntries(this.#health.states()), drained: [...this.#drained] }, 'steering');
+    this.#logger.info({ states: Object.fromEntries(this.#health.states()), drained: [...this.#drains.hosts()] }, 'steering');
   }
 
   async #firstVerdicts(boundMs: number): Promise<void> {
@@ -160,7 +174,7 @@ export class Daemon {
     if (!this.#ready) return;
     const pass = this.#reconciler.run();
     const host = this.#config.hosts.find((h) => h.name === transition.host);
-    if (transition.to === 'down' && host && this.#config.policy.killStatesOnDown && !this.#drained.has(host.name)) {
+    if (transition.to === 'down' && host && this.#config.policy.killStatesOnDown && !this.#drains.hosts().has(host.name)) {
       // After its buckets moved, so that clients reconnecting land on a healthy host.
       void pass.then(() => this.#killStates(host));
     }
@@ -184,29 +198,76 @@ export class Daemon {
     return host;
   }
 
+  /**
+   * A runtime drain, this firewall only. A host the config drains already is left as it is: a
+   * runtime drain recorded beside it would outlive the config's and split the pair later.
+   */
   async drain(name: string): Promise<object> {
     this.#host(name);
-    this.#drained.add(name);
-    await writeState(this.#config.daemon.stateFile, { drained: [...this.#drained] });
-    this.metrics.hostDrained.set({ host: name }, 1);
+    if (this.#drains.has(name, 'config')) {
+      return { host: name, drained: true, source: 'config', buckets: this.#bucketsOf(name) };
+    }
+    const changes = await this.#changeDrains((drains) => drains.addRuntime(name, Date.now()));
     this.#logger.info({ host: name }, `${name} drained: its buckets move, its states stay`);
-    if (this.#ready) await this.#reconciler.run();
-    return { host: name, drained: true, buckets: this.#reconciler.owners().filter((o) => o === name).length };
+    await this.#afterDrainChange(changes);
+    return { host: name, drained: true, source: 'runtime', buckets: this.#bucketsOf(name) };
   }
 
+  /**
+   * Ends a runtime drain. A config drain is the pair's: undoing it here alone would make this
+   * firewall steer unlike its peer, so it is refused with where to change it instead.
+   */
   async undrain(name: string): Promise<object> {
     this.#host(name);
-    this.#drained.delete(name);
-    await writeState(this.#config.daemon.stateFile, { drained: [...this.#drained] });
-    this.metrics.hostDrained.set({ host: name }, 0);
-    this.#logger.info({ host: name }, `${name} undrained`);
+    const config = this.#drains.has(name, 'config');
+    if (config && !this.#drains.has(name, 'runtime')) {
+      throw new PfsteerError('drained-by-config', `${name} is drained by the config (hosts.${name}.drain in ${this.#file}); remove it there and reload both firewalls, so the pair keeps steering alike`);
+    }
+    const changes = await this.#changeDrains((drains) => drains.removeRuntime(name));
+    this.#logger.info({ host: name, stillDrainedBy: config ? 'config' : undefined }, config ? `${name}: runtime drain removed; the config still drains it` : `${name} undrained`);
+    await this.#afterDrainChange(changes);
+    return { host: name, drained: config, ...(config ? { source: 'config' } : {}), buckets: this.#bucketsOf(name) };
+  }
+
+  /** Persists a change of drains before it takes effect: one that cannot be saved does not happen. */
+  async #changeDrains(change: (drains: Drains) => DrainChanges): Promise<DrainChanges> {
+    const next = this.#drains.clone();
+    const changes = change(next);
+    await writeState(this.#config.daemon.stateFile, next.persisted());
+    this.#drains = next;
+    return changes;
+  }
+
+  /**
+   * The config is where its drains live; the state file only keeps their times across a
+   * restart, so failing to save them is logged, never fatal.
+   */
+  async #saveDrainTimes(saved: PersistentState): Promise<void> {
+    const now = this.#drains.persisted();
+    if (JSON.stringify(now) === JSON.stringify({ ...saved, since: saved.since ?? {}, configSince: saved.configSince ?? {} })) return;
+    await writeState(this.#config.daemon.stateFile, now).catch((error: unknown) => this.#logger.error({ err: error }, 'cannot save the drains\' times'));
+  }
+
+  async #afterDrainChange(changes: DrainChanges): Promise<void> {
     if (this.#ready) await this.#reconciler.run();
-    return { host: name, drained: false, buckets: this.#reconciler.owners().filter((o) => o === name).length };
+    this.#followWaits(changes);
+  }
+
+  /** Waits start once the buckets moved (new states then go elsewhere) and end with the drain. */
+  #followWaits(changes: DrainChanges): void {
+    for (const host of changes.ended) this.#waits.stop(host);
+    if (!this.#steering) return;
+    for (const host of changes.started) this.#waits.start(host, Math.max(...this.#drains.of(host).map((d) => d.since)));
+  }
+
+  #bucketsOf(name: string): number {
+    return this.#reconciler.owners().filter((o) => o === name).length;
   }
 
   async statesTo(name: string): Promise<object> {
     const host = this.#host(name);
     const states = await this.#driver.countStates(hostAddresses(host));
+    this.#waits.record(name, states);
     return { host: name, states };
   }
 
@@ -233,7 +294,11 @@ export class Daemon {
     }
     this.#config = config;
     this.#driver = driver;
-    for (const name of [...this.#drained]) if (!config.hosts.some((h) => h.name === name)) this.#drained.delete(name);
+    const before = this.#drains.persisted();
+    const drains = this.#drains.clone();
+    const changes = drains.applyConfig(config.hosts, Date.now());
+    this.#drains = drains;
+    await this.#saveDrainTimes(before);
     this.#reconciler.replace({ config, mapper: buildMapper(config), driver });
     this.#health.update(config.hosts);
     await oldDriver.close();
@@ -243,27 +308,57 @@ export class Daemon {
       this.#logger.error({ err: error }, 'cannot read the filter after reload; every bucket will be loaded');
     }
     if (this.#ready) await this.#reconciler.run();
-    this.#logger.info({ hosts: config.hosts.length, services: config.services.length, buckets: config.buckets.count }, 'reloaded');
+    this.#followWaits(changes);
+    this.#logger.info({ hosts: config.hosts.length, services: config.services.length, buckets: config.buckets.count, drained: [...this.#drains.hosts()] }, 'reloaded');
     return { ok: true };
+  }
+
+  /** The digest of what the filter holds, as both `status` and the metrics show it. */
+  #digest(owners = this.#reconciler.owners()): string {
+    return mappingDigest(effectiveMapping(this.#config, owners));
+  }
+
+  #steeringView(): SteeringView {
+    const eligible = new Set(eligibleHosts(this.#config, this.#health.states(), this.#drains.hosts()));
+    return {
+      digest: this.#digest(),
+      hosts: this.#config.hosts.map((h) => {
+        const states = this.#waits.get(h.name)?.states;
+        return { name: h.name, eligible: eligible.has(h.name), drains: this.#drains.of(h.name), ...(states === undefined ? {} : { drainStates: states }) };
+      }),
+    };
+  }
+
+  #drainStatus(name: string): object {
+    const wait = this.#waits.get(name);
+    const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+    return {
+      drains: this.#drains.of(name).map((d) => ({ source: d.source, since: iso(d.since) })),
+      wait: wait ? { ...wait, deadline: iso(wait.deadline), checkedAt: iso(wait.checkedAt) } : null,
+    };
   }
 
   status(): object {
     const owners = this.#reconciler.owners();
     const health = new Map(this.#health.status().map((s) => [s.host, s]));
+    const digest = this.#digest(owners);
     return {
       config: this.#file,
       driver: this.#config.driver,
       buckets: this.#config.buckets.count,
       ready: this.#steering,
       startedAt: new Date(this.#startedAt).toISOString(),
+      digest,
       hosts: this.#config.hosts.map((host) => ({
         name: host.name,
         weight: host.weight,
         state: health.get(host.name)?.state ?? 'unknown',
-        drained: this.#drained.has(host.name),
+        drained: this.#drains.hosts().has(host.name),
+        ...this.#drainStatus(host.name),
         buckets: owners.filter((o) => o === host.name).length,
         checks: health.get(host.name)?.checks ?? [],
       })),
+      mapping: mappingStatus(effectiveMapping(this.#config, owners), digest),
       unowned: owners.filter((o) => o === undefined).length,
       empty: owners.filter((o) => o === null).length,
       lastApply: this.#reconciler.lastApply ? { ...this.#reconciler.lastApply, at: new Date(this.#reconciler.lastApply.at).toISOString() } : null,
@@ -280,6 +375,7 @@ export class Daemon {
       await this.#control?.close();
       await new Promise<void>((resolve) => (this.#metricsServer ? this.#metricsServer.close(() => resolve()) : resolve()));
       await this.#health.close();
+      this.#waits.close();
       await this.#reconciler.close();
       await this.#driver.close();
       this.#logger.info('stopped; the filter keeps the last mapping');

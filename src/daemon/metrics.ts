@@ -4,12 +4,62 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export function createMetrics() {
+/**
+ * What the pair gauges show, read at every scrape so they can never lag the daemon: the
+ * mapping's digest, the hosts the mapping may use, and every drain with its source.
+ */
+export interface SteeringView {
+  digest: string;
+  hosts: ReadonlyArray<{ name: string; eligible: boolean; drains: ReadonlyArray<{ source: string; since: number }>; drainStates?: number }>;
+}
+
+export function createMetrics(view?: () => SteeringView) {
   const registry = new Registry();
+  // A scrape sets these from the view; without one (tests of other parts) they stay empty.
+  const fromView = <T extends string>(fill: (gauge: Gauge<T>, v: SteeringView) => void) =>
+    function collect(this: Gauge<T>): void {
+      if (!view) return;
+      this.reset();
+      fill(this, view());
+    };
   const m = {
     registry,
     hostUp: new Gauge({ name: 'pfsteer_host_up', help: 'Host health: 1 up, 0 down, -1 not judged yet', labelNames: ['host'], registers: [registry] }),
-    hostDrained: new Gauge({ name: 'pfsteer_host_drained', help: '1 while the host is drained', labelNames: ['host'], registers: [registry] }),
+    hostDrained: new Gauge({
+      name: 'pfsteer_host_drained',
+      help: '1 while the host is drained (by the config or at run time)',
+      labelNames: ['host'],
+      registers: [registry],
+      collect: fromView((g, v) => v.hosts.forEach((h) => g.set({ host: h.name }, h.drains.length > 0 ? 1 : 0))),
+    }),
+    mappingInfo: new Gauge({
+      name: 'pfsteer_mapping_info',
+      help: 'Digest of the mapping the filter holds (every bucket\'s owner, B, seed, partition): the two firewalls of a pair steer alike when theirs are equal',
+      labelNames: ['digest'],
+      registers: [registry],
+      collect: fromView((g, v) => g.set({ digest: v.digest }, 1)),
+    }),
+    hostEligible: new Gauge({
+      name: 'pfsteer_host_eligible',
+      help: 'The healthy set: 1 when the mapping may use the host (not down, not drained), else 0',
+      labelNames: ['host'],
+      registers: [registry],
+      collect: fromView((g, v) => v.hosts.forEach((h) => g.set({ host: h.name }, h.eligible ? 1 : 0))),
+    }),
+    drainSince: new Gauge({
+      name: 'pfsteer_drain_since_seconds',
+      help: 'Unix time each drain began, by source: config (hosts.NAME.drain, both firewalls) or runtime (pfsteer drain, this firewall)',
+      labelNames: ['host', 'source'],
+      registers: [registry],
+      collect: fromView((g, v) => v.hosts.forEach((h) => h.drains.forEach((d) => g.set({ host: h.name, source: d.source }, d.since / 1000)))),
+    }),
+    drainStates: new Gauge({
+      name: 'pfsteer_drain_states',
+      help: 'Filter states left to a drained host at the last count; 0 when it can be serviced',
+      labelNames: ['host'],
+      registers: [registry],
+      collect: fromView((g, v) => v.hosts.forEach((h) => h.drainStates !== undefined && g.set({ host: h.name }, h.drainStates))),
+    }),
     bucketsPerHost: new Gauge({ name: 'pfsteer_buckets', help: 'Buckets each host owns in the filter', labelNames: ['host'], registers: [registry] }),
     checkDuration: new Histogram({
       name: 'pfsteer_check_duration_seconds',

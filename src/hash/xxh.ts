@@ -25,3 +25,8 @@ export function xxh32Word(word: number, seed: number): number {
   wordView.setUint32(0, word >>> 0, true);
   return xxh32(wordBytes, seed);
 }
+
+/** xxh64 of a string's UTF-8 bytes (seed 0) as 16 lowercase hex digits. */
+export function xxh64Hex(text: string): string {
+  return hasher.h64ToString(text);
+}

@@ -116,7 +116,7 @@ function arbHost(name: string, services: Service[]): fc.Arbitrary<Host> {
     .uniqueArray(arbName(), { maxLength: 3 })
     .chain((names): fc.Arbitrary<Check[]> => (names.length === 0 ? fc.constant([]) : fc.tuple(...names.map(arbCheck))));
   return record(
-    { name: fc.constant(name), weight: fc.integer({ min: 1, max: 1000 }), targets, checks, onUp: arbCommand, onDown: arbCommand },
+    { name: fc.constant(name), weight: fc.integer({ min: 1, max: 1000 }), targets, checks, onUp: arbCommand, onDown: arbCommand, drain: fc.constant(true) },
     { requiredKeys: ['name', 'weight', 'targets', 'checks'] },
   );
 }

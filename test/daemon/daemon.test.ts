@@ -86,7 +86,9 @@ test('drain over the control socket persists across restarts; undrain restores t
     const initial = owners();
     await callControl(socket, 'POST', '/drain/lb1');
     assert.ok(!owners().includes('lb1'));
-    assert.deepEqual(JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')), { drained: ['lb1'] });
+    const saved = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as { drained: string[]; since: Record<string, string> };
+    assert.deepEqual(saved.drained, ['lb1']);
+    assert.ok(Math.abs(Date.parse(saved.since.lb1!) - Date.now()) < 60_000, 'the drain\'s time is kept');
 
     driver.states.push({ address: parseAddress('10.0.1.11')!, count: 3 });
     assert.deepEqual(await callControl(socket, 'GET', '/states/lb1'), { host: 'lb1', states: 3 });
