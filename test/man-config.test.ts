@@ -30,6 +30,7 @@ services:
 hosts:
   lb1:
     weight: 2
+    drain: false
     addresses: {web: 10.0.1.11}
     checks:
       - {type: exec, name: script, command: [/bin/true], env: {A: b}, cwd: /tmp, kill_after: 1s, max_output: 100,
