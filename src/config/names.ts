@@ -1,3 +1,5 @@
+import { NFT_KEYWORDS } from './nft-keywords.ts';
+
 /**
  * What a name may be. Every name can end up inside a pf rule, a table or anchor path, a log line
  * or a command's environment, so only characters that need no quoting anywhere are allowed.
@@ -25,6 +27,8 @@ export const NAME_LIMITS: Readonly<Record<NameKind, number>> = {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** OpenBSD daemon groups start with an underscore (`_pfsteer`). */
 const GROUP = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+/** nft reads a word that starts with a digit as a number (`0`) or junk (`1x`), not a name. */
+const NFT_TABLE = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 
 /** Why `text` is not a valid name of this kind, or undefined when it is. */
 export function nameProblem(kind: NameKind, text: string): string | undefined {
@@ -32,9 +36,11 @@ export function nameProblem(kind: NameKind, text: string): string | undefined {
   const a = /^[aeiou]/.test(kind) ? 'an' : 'a';
   if (text.length === 0) return `expected ${a} ${kind} name, got an empty string`;
   if (text.length > limit) return `expected ${a} ${kind} name of at most ${limit} characters, got ${text.length} characters`;
-  if (!(kind === 'group' ? GROUP : NAME).test(text)) {
-    const start = kind === 'group' ? 'not starting with . or -' : 'starting with a letter or digit';
+  const pattern = kind === 'group' ? GROUP : kind === 'nft table' ? NFT_TABLE : NAME;
+  if (!pattern.test(text)) {
+    const start = kind === 'group' ? 'not starting with . or -' : kind === 'nft table' ? 'starting with a letter' : 'starting with a letter or digit';
     return `expected ${a} ${kind} name of letters, digits, '_', '.' and '-' (${start}), got ${JSON.stringify(text)}`;
   }
+  if (kind === 'nft table' && NFT_KEYWORDS.has(text)) return `expected an nft table name that is not an nft keyword, got ${JSON.stringify(text)}; nft would read it as the keyword`;
   return undefined;
 }

@@ -2,7 +2,7 @@
  * Reading the YAML tree with positions. Every reader reports what is wrong at the node that is
  * wrong and returns undefined, so one pass collects every problem in the file.
  */
-import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Alias, type LineCounter, type Node, type Scalar, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { ConfigIssue } from '../errors.ts';
 import { parseDuration } from './duration.ts';
 import { RENAMED_KEYS } from './renamed.ts';
@@ -22,11 +22,14 @@ export interface Field {
 
 export class Reader {
   readonly issues: ConfigIssue[] = [];
-  readonly #doc: Document;
+  /** What is already reported: a node reached through N aliases is read N times, and said once. */
+  readonly #said = new Set<string>();
+  readonly #targets: ReadonlyMap<Alias, Node>;
   readonly #lines: LineCounter;
 
-  constructor(doc: Document, lines: LineCounter) {
-    this.#doc = doc;
+  /** `targets`: each alias's anchor (aliases.ts), found once for the whole document. */
+  constructor(targets: ReadonlyMap<Alias, Node>, lines: LineCounter) {
+    this.#targets = targets;
     this.#lines = lines;
   }
 
@@ -35,18 +38,24 @@ export class Reader {
     // An empty value sits past the colon; its key is where the eye goes.
     const empty = at && isScalar(at) && at.value === null && fallback !== undefined;
     const range = (empty ? undefined : at?.range) ?? fallback?.range;
-    const pos = range ? this.#lines.linePos(range[0]) : undefined;
-    this.issues.push(pos ? { code, message, pos } : { code, message });
+    this.#push(code, message, range ? this.#lines.linePos(range[0]) : undefined);
   }
 
   reportAt(code: string, message: string, offset: number): void {
-    this.issues.push({ code, message, pos: this.#lines.linePos(offset) });
+    this.#push(code, message, this.#lines.linePos(offset));
+  }
+
+  #push(code: string, message: string, pos: ConfigIssue['pos']): void {
+    const key = `${code}@${pos?.line}:${pos?.col}:${message}`;
+    if (this.#said.has(key)) return;
+    this.#said.add(key);
+    this.issues.push(pos ? { code, message, pos } : { code, message });
   }
 
   /** The node an alias points to; an alias to no anchor is reported and kept for its position. */
   resolve(node: ValueNode | undefined): ValueNode {
     if (node && isAlias(node)) {
-      const target = node.resolve(this.#doc);
+      const target = this.#targets.get(node);
       if (target) return target;
       this.report('unknown-alias', `*${node.source} refers to no anchor &${node.source} defined before it`, node);
     }
@@ -61,6 +70,7 @@ export class Reader {
     const map = this.mapNode(node, path, owner);
     if (!map) return undefined;
     const out = new Map<string, Field>();
+    const seen = new Set<string>();
     for (const pair of map.items) {
       const key = this.resolve(pair.key as ValueNode);
       const name = key && isScalar(key) ? scalarText(key) : undefined;
@@ -69,8 +79,7 @@ export class Reader {
         continue;
       }
       const fieldPath = path === '' ? name : `${path}.${name}`;
-      // The YAML parser reported the repeat; the first occurrence stands.
-      if (out.has(name)) continue;
+      if (this.#repeated(seen, name, pair.key as Node, key)) continue;
       if (!allowed.includes(name)) {
         this.#unknownKey(name, fieldPath, key, allowed);
         continue;
@@ -96,6 +105,7 @@ export class Reader {
     const map = this.mapNode(node, path, owner);
     if (!map) return undefined;
     const out: Field[] = [];
+    const seen = new Set<string>();
     for (const pair of map.items) {
       const key = this.resolve(pair.key as ValueNode);
       const name = key && isScalar(key) ? scalarText(key) : undefined;
@@ -103,10 +113,25 @@ export class Reader {
         this.report('wrong-type', `expected the keys of ${describe(path)} to be names, got ${kindOf(key)}`, key, map);
         continue;
       }
-      if (out.some((entry) => entry.name === name)) continue;
+      if (this.#repeated(seen, name, pair.key as Node, key)) continue;
       out.push({ name, path: `${path}.${name}`, key, value: this.resolve(pair.value as ValueNode) });
     }
     return out;
+  }
+
+  /**
+   * Whether `name` was already a key of this mapping; the repeat is reported and the first stands.
+   * The reader finds repeats rather than the YAML parser: the parser compares every key with
+   * every other (minutes for a 1 MB mapping) and misses a key written as an alias (`*k :`).
+   */
+  #repeated(seen: Set<string>, name: string, written: Node, key: Node): boolean {
+    if (!seen.has(name)) {
+      seen.add(name);
+      return false;
+    }
+    // At the repeat as written: an alias key resolves to the first occurrence.
+    this.report('duplicate-key', `\`${name}\` appears twice in the same mapping; keep one`, written, key);
+    return true;
   }
 
   mapNode(node: ValueNode, path: string, owner?: Node): YAMLMap | undefined {

@@ -24,6 +24,8 @@ export const CHECK_KEYS: Readonly<Record<CheckType, readonly string[]>> = {
 const ANY_CHECK_KEY = [...new Set(Object.values(CHECK_KEYS).flat())];
 
 const MAX_TEXT = 65_536;
+/** One host's checks; all hosts together have their own bound (validate-hosts.ts). */
+export const MAX_HOST_CHECKS = 64;
 
 export interface CheckContext {
   host: string;
@@ -38,6 +40,10 @@ export interface CheckContext {
 export function readChecks(r: Reader, field: Field, ctx: CheckContext): Check[] | undefined {
   const items = r.list(field, 'checks');
   if (!items) return undefined;
+  if (items.length > MAX_HOST_CHECKS) {
+    r.report('too-many-checks', `expected at most ${MAX_HOST_CHECKS} checks in one host, got ${items.length}; this is check ${MAX_HOST_CHECKS + 1}`, items[MAX_HOST_CHECKS]!.node, field.key);
+    return undefined;
+  }
   const checks: Check[] = [];
   const names = new Map<string, Field['key']>();
   let ok = true;

@@ -11,6 +11,10 @@ import { checkKeyName, parseEndpoint, readArgv, readEnv, readPath } from './valu
 type Family = Service['family'];
 
 export const HOST_KEYS = ['weight', 'addresses', 'checks', 'on_up', 'on_down', 'drain'] as const;
+/** A quarter of the most buckets: beyond that hosts would own less than 4 buckets each. */
+export const MAX_HOSTS = 1024;
+/** Checks of all hosts together: the health engine runs each on its own timer. */
+export const MAX_CHECKS = 4096;
 const COMMAND_KEYS = ['command', 'timeout', 'kill_after', 'env', 'cwd'] as const;
 
 export function readHosts(r: Reader, field: Field | undefined, root: Field['key'], services: ReadonlyMap<string, Family> | undefined, defaults: TimingInput): Host[] {
@@ -21,11 +25,21 @@ export function readHosts(r: Reader, field: Field | undefined, root: Field['key'
   const entries = r.entries(field.value, field.path, field.key);
   if (!entries) return [];
   if (entries.length === 0) r.report('missing-key', '`hosts` needs at least one host', field.key);
+  if (entries.length > MAX_HOSTS) {
+    r.report('too-many-hosts', `expected at most ${MAX_HOSTS} hosts, got ${entries.length}; this is host ${MAX_HOSTS + 1}`, entries[MAX_HOSTS]!.key);
+    return [];
+  }
   const hosts: Host[] = [];
+  let checks = 0;
   for (const entry of entries) {
     const nameOk = checkKeyName(r, entry, 'host');
     const host = readHost(r, entry, services, defaults);
     if (nameOk && host) hosts.push(host);
+    checks += host?.checks.length ?? 0;
+    if (checks > MAX_CHECKS) {
+      r.report('too-many-checks', `expected at most ${MAX_CHECKS} checks in all hosts together; host \`${entry.name}\` brings them to ${checks}`, entry.key);
+      return [];
+    }
   }
   return hosts;
 }

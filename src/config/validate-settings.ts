@@ -141,11 +141,28 @@ export function readPolicy(r: Reader, section: Section | undefined): PolicyConfi
   };
 }
 
+/**
+ * sun_path holds a Unix socket's path with its NUL: 104 bytes on FreeBSD and OpenBSD, 108 on
+ * Linux. The smaller bound holds everywhere; past it listen() fails (or truncates) at run time.
+ */
+export const MAX_SOCKET_PATH = 103;
+
+function readSocketPath(r: Reader, field: Field): string | undefined {
+  const path = readPath(r, field);
+  if (path === undefined) return undefined;
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH) {
+    r.report('path-too-long', `expected \`${field.path}\` to be at most ${MAX_SOCKET_PATH} bytes (a Unix socket path; 104 with its NUL on FreeBSD), got ${bytes}`, field.value);
+    return undefined;
+  }
+  return path;
+}
+
 export function readControl(r: Reader, section: Section | undefined): ControlConfig {
   const d = DEFAULTS.control;
   if (!section) return { ...d };
   const out: ControlConfig = {
-    socket: section.take('socket', (f) => readPath(r, f), d.socket),
+    socket: section.take('socket', (f) => readSocketPath(r, f), d.socket),
     mode: section.take('mode', (f) => readMode(r, f), d.mode),
   };
   const group = section.get('group');

@@ -6,7 +6,11 @@
 /** A host is `unknown` from start until its first verdict settles. */
 export type HostState = 'unknown' | 'up' | 'down';
 
-/** Stable result codes, e.g. `ok`, `timeout`, `refused`, `tls-handshake`, `http-status`, `exit-code`, `killed`. */
+/**
+ * Stable result codes, e.g. `ok`, `timeout`, `refused`, `tls-handshake`, `http-status`,
+ * `exit-code`, `killed`, `spawn-failed`, and `escaped` (exit 0, but a descendant left the
+ * process group holding the output open: up, and reported).
+ */
 export type CheckCode = string;
 
 export interface CheckResult {

@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { formatAddress, networkOf, type Cidr, type IpAddress } from '../../src/net/address.ts';
 import type { Check, CheckTiming, CommandSpec, Config, Host, Service, ServiceTarget } from '../../src/config/model.ts';
+import { NFT_KEYWORDS } from '../../src/config/nft-keywords.ts';
 
 const HOUR = 3_600_000;
 
@@ -149,7 +150,8 @@ export function arbConfig(file = 'random.yaml'): fc.Arbitrary<Config> {
       nft: record({
         nft: arbPath,
         conntrack: arbPath,
-        table: arbName(),
+        // An nft identifier: a letter first, and no nft keyword (names.ts).
+        table: fc.stringMatching(/^[A-Za-z][A-Za-z0-9_.-]{0,30}$/).filter((table) => !NFT_KEYWORDS.has(table)),
         commandPrefix: fc.array(fc.stringMatching(/^[A-Za-z0-9_./=-]{1,10}$/), { maxLength: 3 }),
         timeout: fc.integer({ min: 100, max: HOUR }),
       }),

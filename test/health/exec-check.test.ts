@@ -1,11 +1,16 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
 import type { ExecCheck } from '../../src/config/model.ts';
 import { runExecCheck } from '../../src/health/exec-check.ts';
+import { HealthMonitor } from '../../src/health/monitor.ts';
+import { DRAIN_MS } from '../../src/health/run-command.ts';
 import type { CheckResult } from '../../src/health/types.ts';
 
 const BIN = fileURLToPath(new URL('../fixtures/bin/', import.meta.url));
@@ -35,8 +40,30 @@ interface Outcome {
   result: CheckResult;
   /** Monotonic ms from the start of the run to the verdict. */
   verdictAfter: number;
-  /** Every pid the fixture and its descendants wrote down. */
+  /** Every pid the fixture and its descendants wrote down, but those that left the group. */
   pids: number[];
+  /** Pids that left the process group (`escaped PID` lines): the checker cannot kill them. */
+  escaped: number[];
+}
+
+/** Escaped grandchildren of every test, killed by pid when the file's tests are over. */
+const escapees = new Set<number>();
+after(() => {
+  for (const pid of escapees) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
+/** The pid file's lines: `PID` for members of the check's group, `escaped PID` for the others. */
+async function readPidFile(file: string): Promise<{ pids: number[]; escaped: number[] }> {
+  const lines = (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  const escaped = lines.filter((line) => line.startsWith('escaped ')).map((line) => Number(line.slice('escaped '.length)));
+  for (const pid of escaped) escapees.add(pid);
+  return { pids: lines.filter((line) => !line.startsWith('escaped ')).map(Number), escaped };
 }
 
 /**
@@ -46,10 +73,7 @@ interface Outcome {
 async function runFixture(name: string, args: string[], overrides: Partial<ExecCheck> = {}, during?: (pids: () => Promise<number[]>) => Promise<void>): Promise<Outcome> {
   const dir = await mkdtemp(join(tmpdir(), 'pfsteer-exec-'));
   const pidFile = join(dir, 'pids');
-  const readPids = async () => {
-    const text = await readFile(pidFile, 'utf8').catch(() => '');
-    return text.split('\n').filter(Boolean).map(Number);
-  };
+  const readPids = async () => (await readPidFile(pidFile)).pids;
   try {
     const check = execCheck([join(BIN, name), ...args], { ...overrides, env: { PFSTEER_PIDS: pidFile, ...overrides.env } });
     const started = performance.now();
@@ -59,7 +83,7 @@ async function runFixture(name: string, args: string[], overrides: Partial<ExecC
     const verdictAfter = performance.now() - started;
     await duringDone;
     await run.gone;
-    return { result, verdictAfter, pids: await readPids() };
+    return { result, verdictAfter, ...(await readPidFile(pidFile)) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -187,4 +211,117 @@ test('flood forever: endless output ends at the deadline, output bounded, nothin
   assert.ok(verdictAfter <= 1000 + SLACK, `verdict after ${verdictAfter} ms`);
   assert.ok(result.detail.length <= 1024 + 100, `detail of ${result.detail.length} characters`);
   await assertNoneSurvive(pids, 1);
+});
+
+test('setsid-exit: a grandchild that left the group does not hold the verdict: exit 0 is ok (code escaped) at once', async () => {
+  const started = performance.now();
+  const { result, verdictAfter, pids, escaped } = await runFixture('setsid-exit', [], { timeout: 3000 });
+  const goneAfter = performance.now() - started;
+  assert.equal(result.ok, true, result.detail);
+  assert.equal(result.code, 'escaped');
+  assert.match(result.detail, /^exit 0; .*left its process group/);
+  // The exit, then at most the bounded drain: not the 3 s deadline, not the grandchild's 301 s.
+  assert.ok(verdictAfter <= DRAIN_MS + SLACK, `verdict after ${verdictAfter} ms`);
+  assert.ok(goneAfter <= DRAIN_MS + SLACK, `gone after ${goneAfter} ms`);
+  assert.equal(escaped.length, 1);
+  // Outside the group the checker cannot reach it: it is reported, not killed (after() kills it).
+  assert.equal(await processState(escaped[0]!), 'running');
+  await assertNoneSurvive(pids, 1);
+});
+
+test('setsid-exit with exit 2: exit-code, its output and the escape in the detail', async () => {
+  const { result, verdictAfter, escaped } = await runFixture('setsid-exit', [], { timeout: 3000, env: { STATUS: '2' } });
+  assert.equal(result.ok, false);
+  assert.equal(result.code, 'exit-code');
+  assert.match(result.detail, /^exit 2: started a daemon; .*left its process group/);
+  assert.ok(verdictAfter <= DRAIN_MS + SLACK, `verdict after ${verdictAfter} ms`);
+  assert.equal(escaped.length, 1);
+});
+
+test('an escaping check keeps its schedule beside its neighbour, and close() is bounded', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pfsteer-exec-'));
+  const pidFile = join(dir, 'pids');
+  const timing = { interval: 500, timeout: 400, rise: 1, fall: 1, fastinter: 500, downinter: 500, jitter: 0 };
+  const exec = (name: string, fixture: string): ExecCheck => ({ ...timing, type: 'exec', name, command: [join(BIN, fixture)], env: { PFSTEER_PIDS: pidFile }, killAfter: 300, maxOutput: 4096 });
+  const runs = new Map<string, CheckResult[]>();
+  const monitor = new HealthMonitor(
+    [
+      { name: 'lb1', weight: 1, targets: {}, checks: [exec('escapes', 'setsid-exit')] },
+      { name: 'lb2', weight: 1, targets: {}, checks: [exec('plain', 'exit1')] },
+    ],
+    pino({ level: 'silent' }),
+    { result: (host, _check, result) => runs.set(host, [...(runs.get(host) ?? []), result]) },
+  );
+  try {
+    monitor.start();
+    await sleep(2600);
+    const closing = performance.now();
+    await monitor.close();
+    const closeMs = performance.now() - closing;
+    const escaping = runs.get('lb1') ?? [];
+    const plain = runs.get('lb2') ?? [];
+    assert.ok(plain.length >= 4, `the neighbour ran ${plain.length} times`);
+    // Each escaping run lasts its drain (250 ms) beyond the exit, inside its 500 ms interval when
+    // the machine is idle; a loaded one stretches process start-up. Before the fix it ran once.
+    assert.ok(escaping.length >= 3 && escaping.length * 2 >= plain.length, `the escaping check ran ${escaping.length} times, its neighbour ${plain.length}`);
+    assert.ok(escaping.every((r) => r.ok && r.code === 'escaped'), escaping.map((r) => r.code).join(', '));
+    assert.ok(closeMs <= 300 + DRAIN_MS + SLACK, `close() took ${closeMs} ms`);
+  } finally {
+    await readPidFile(pidFile);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('close() during a run that ignores SIGINT ends by kill_after plus the drain', async () => {
+  const timing = { interval: 5000, timeout: 4000, rise: 1, fall: 1, fastinter: 5000, downinter: 5000, jitter: 0 };
+  let began!: () => void;
+  const running = new Promise<void>((resolve) => (began = resolve));
+  const monitor = new HealthMonitor(
+    [{ name: 'lb1', weight: 1, targets: {}, checks: [{ ...timing, type: 'exec', name: 'stubborn', command: [join(BIN, 'ignore-sigint')], env: {}, killAfter: 300, maxOutput: 4096 }] }],
+    pino({ level: 'silent' }),
+    { started: () => began() },
+  );
+  monitor.start();
+  await running;
+  await sleep(100);
+  const closing = performance.now();
+  await monitor.close();
+  const closeMs = performance.now() - closing;
+  assert.ok(closeMs >= 300 - 5, `close() took ${closeMs} ms: before the SIGKILL was due`);
+  assert.ok(closeMs <= 300 + DRAIN_MS + SLACK, `close() took ${closeMs} ms`);
+});
+
+test('spawn failures are failed checks with their own code: not found, not executable', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pfsteer-exec-'));
+  try {
+    const script = join(dir, 'not-executable');
+    await writeFile(script, '#!/bin/sh\nexit 0\n');
+    await chmod(script, 0o644);
+    for (const [command, reason] of [
+      [join(dir, 'missing'), /not found/],
+      [script, /permission denied/],
+      [dir, /permission denied/],
+    ] as const) {
+      const run = runExecCheck(execCheck([command]), new AbortController().signal);
+      const result = await run.result;
+      await run.gone;
+      assert.equal(result.ok, false);
+      assert.equal(result.code, 'spawn-failed', result.detail);
+      assert.match(result.detail, reason);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('out of file descriptors (EMFILE): spawn-failed, never a throw or an unhandled error', async () => {
+  const child = fileURLToPath(new URL('./fd-limit-child.ts', import.meta.url));
+  // 64 descriptors: enough for node to start, then the child uses up all but k of them.
+  const { stdout } = await promisify(execFile)('sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" "${child}"`], { timeout: 30_000 });
+  const results = stdout.trim().split('\n').map((line) => JSON.parse(line) as { free: number; code: string; detail: string });
+  assert.deepEqual(results.map((r) => r.free), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  for (const r of results) assert.ok(r.code === 'ok' || r.code === 'spawn-failed', `${r.free} free: ${r.code} ${r.detail}`);
+  assert.equal(results[0]!.code, 'spawn-failed');
+  assert.match(results[0]!.detail, /EMFILE/);
+  assert.equal(results.at(-1)!.code, 'ok', 'with 8 descriptors free the check runs');
 });

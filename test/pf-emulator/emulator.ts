@@ -11,8 +11,9 @@ import type { IpAddress } from '../../src/net/address.ts';
 import { formatAddress } from '../../src/net/address.ts';
 import type { Os } from './grammar.ts';
 import { parseRuleset } from './grammar.ts';
-import type { Packet, RouteAnswer } from './ruleset.ts';
-import { evaluate } from './ruleset.ts';
+import type { Evaluation, Packet, RouteAnswer } from './evaluate.ts';
+import { evaluate } from './evaluate.ts';
+import { loadedAnchor } from './ruleset.ts';
 import type { CallRecord, Faults, PfMemory } from './store.ts';
 import { emptyMemory, Store } from './store.ts';
 
@@ -27,7 +28,7 @@ export class PfEmulator {
     this.dir = dir;
     this.store = new Store(dir);
     writeFileSync(join(dir, 'os'), os);
-    this.store.update((m) => Object.assign(m, emptyMemory(os), { main: m.main }));
+    this.store.update((m) => Object.assign(m, emptyMemory(os), { main: m.main, mainTables: m.mainTables, mainCounters: m.mainCounters }));
   }
 
   /** What a child process needs in its environment to reach this emulator. */
@@ -42,8 +43,11 @@ export class PfEmulator {
   /** Loads the main ruleset as `pfctl -f pf.conf` would; throws on a syntax error. */
   loadMain(text: string): void {
     this.store.update((m) => {
-      parseRuleset(text, m.os);
+      const ruleset = parseRuleset(text, m.os);
+      const loaded = loadedAnchor(text, ruleset, m.mainTables);
       m.main = text;
+      m.mainTables = loaded.tables;
+      m.mainCounters = loaded.counters;
     });
   }
 
@@ -54,12 +58,13 @@ export class PfEmulator {
   route(packet: Packet, options: { establish?: boolean; clientPort?: number } = {}): RouteAnswer {
     return this.store.update((m) => {
       const { answer, evaluated, matched } = evaluate(m, packet);
+      const countersOf = (anchor: string) => (anchor === '' ? m.mainCounters : m.anchors[anchor]?.counters);
       for (const [anchor, indexes] of evaluated) {
-        const counters = m.anchors[anchor]?.counters;
+        const counters = countersOf(anchor);
         if (counters) for (const i of indexes) if (counters[i]) counters[i].evaluations++;
       }
       if (options.establish && matched && answer.anchor !== null) {
-        const c = m.anchors[matched.anchor]?.counters[matched.index];
+        const c = countersOf(matched.anchor)?.[matched.index];
         if (c) {
           c.packets++;
           c.bytes += 60;
@@ -80,6 +85,14 @@ export class PfEmulator {
       }
       return answer;
     });
+  }
+
+  /**
+   * How pf evaluates a new connection now: its answer, the rules it visits and the table
+   * lookups it makes (with skip steps, see evaluate.ts). Changes nothing.
+   */
+  evaluate(packet: Packet): Evaluation {
+    return evaluate(this.memory(), packet);
   }
 
   /** Routing answers for many packets against one snapshot; opens no states, counts nothing. */

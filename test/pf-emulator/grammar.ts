@@ -1,23 +1,44 @@
 /**
  * The pf emulator's own reading of pf.conf(5), independent of pfsteer's parser so that a bug in
  * one is not hidden by the same bug in the other. It covers the statements pfsteer and its
- * operators write (tables, rdr / pass ... rdr-to rules, anchors, set limit) and rejects what
- * pfctl rejects for them, with pfctl's `file:line: message` form.
+ * operators write (tables, rdr / pass|match ... rdr-to rules, anchors, set limit) and accepts and
+ * rejects them as real pfctl -n does, with pfctl's messages: a syntax error skips to the end of
+ * its line and parsing goes on, as pfctl's yacc grammar recovers, so every error is reported;
+ * an `errx` in pfctl (anchor paths too long) ends parsing at once. test/pf/pfparse-corpus.ts
+ * holds it to real pfctl's answers.
  */
 import type { Cidr } from '../../src/net/address.ts';
-import { parseCidr } from '../../src/net/address.ts';
+import { maxPrefix, networkOf, parseAddress } from '../../src/net/address.ts';
 
 export type Os = 'freebsd' | 'openbsd';
 
+/** One line pfctl prints for a problem: `file:line: text`, or bare text (host() prints those). */
+export interface ParseProblem {
+  line?: number;
+  text: string;
+}
+
 export class PfSyntaxError extends Error {
-  readonly line: number;
-  constructor(line: number, message: string) {
-    super(message);
-    this.line = line;
+  readonly problems: ParseProblem[];
+  /** An errx() message ending pfctl at once (printed as `pfctl: ...`), after the problems. */
+  readonly fatal: string | undefined;
+  constructor(problems: ParseProblem[], fatal?: string) {
+    super(problems.map((p) => p.text).join('; ') || fatal);
+    this.problems = problems;
+    this.fatal = fatal;
+  }
+  /** The line of the first located problem. */
+  get line(): number {
+    return this.problems.find((p) => p.line !== undefined)?.line ?? 0;
   }
 }
 
-export type HostSpec = { kind: 'any'; negate: boolean } | { kind: 'table'; name: string; negate: boolean } | { kind: 'net'; text: string; cidr: Cidr; negate: boolean };
+/** A host pfctl parsed; an IPv4 prefix over 32 is refused only when a rule expands or a table is built. */
+export type HostSpec =
+  | { kind: 'any'; negate: boolean }
+  | { kind: 'table'; name: string; negate: boolean }
+  | { kind: 'net'; text: string; cidr: Cidr; negate: boolean; badMask?: number }
+  | { kind: 'interface'; name: string; negate: boolean };
 
 export interface PortOp {
   op: '=' | '!=' | '<' | '<=' | '>' | '>=' | ':' | '><' | '<>';
@@ -33,7 +54,7 @@ export interface Redirect {
 
 export interface Rule {
   line: number;
-  action: 'rdr' | 'pass' | 'block' | 'rdr-anchor' | 'anchor';
+  action: 'rdr' | 'pass' | 'block' | 'match' | 'rdr-anchor' | 'anchor';
   direction?: 'in' | 'out';
   quick: boolean;
   interface?: string;
@@ -47,12 +68,16 @@ export interface Rule {
   anchor?: string;
   inline?: Rule[];
   flags?: string;
+  /** `no state` (OpenBSD block rules keep none either). */
+  noState?: boolean;
 }
 
 export interface TableDef {
   name: string;
   line: number;
-  flags: string[];
+  /** Where the statement stands in the text, from `table` to its end of line. */
+  span: [number, number];
+  flags: Array<'const' | 'persist' | 'counters'>;
   entries: Array<{ cidr: Cidr; negate: boolean }>;
 }
 
@@ -65,15 +90,42 @@ export interface Ruleset {
 interface Token {
   text: string;
   line: number;
+  /** Offset in the text. */
+  at: number;
   quoted?: boolean;
 }
 
-const NAMED_PORTS: Record<string, number> = { http: 80, https: 443, ssh: 22, domain: 53, smtp: 25, 'http-alt': 8080, 'pcsync-https': 8443 };
+const NAMED_PORTS: Record<string, number> = { http: 80, https: 443, ssh: 22, domain: 53, smtp: 25, 'http-alt': 8080, 'pcsync-https': 8443, imaps: 993, pop3s: 995 };
+/** Interfaces and groups of the machine pfparse models (its README): valid where a host may be. */
+const INTERFACES = new Set(['lo0', 'em0', 'em1', 'igb0', 'igb1', 'vtnet0', 'vtnet1', 'ix0', 'all', 'lo', 'em', 'igb', 'vtnet', 'ix', 'egress']);
+const LIMITS: Record<Os, string[]> = {
+  freebsd: ['states', 'src-nodes', 'frags', 'table-entries'],
+  openbsd: ['states', 'src-nodes', 'frags', 'tables', 'table-entries', 'pktdelay-pkts', 'anchors'],
+};
+/** PF_TABLE_NAME_SIZE and PF_ANCHOR_NAME_SIZE, each with its NUL. */
+const TABLE_NAME_MAX = 31;
+const ANCHOR_NAME_SIZE = 64;
 
-function lex(text: string): Token[] {
+/** A syntax error in one statement: pfctl's yacc skips to the end of the line and goes on. */
+class StatementError extends Error {
+  readonly problems: ParseProblem[];
+  constructor(problems: ParseProblem[]) {
+    super(problems.map((p) => p.text).join('; '));
+    this.problems = problems;
+  }
+}
+
+class Fatal extends Error {}
+
+/**
+ * pf's lexer: a word starts with a letter, digit, `:` or `_` and runs over letters, digits and
+ * punctuation other than `(){}<>!=/#,`; quoted strings; `->`, `!=`, `<=`, `>=`, `<>`, `><` and
+ * single characters otherwise.
+ */
+function lex(text: string, problems: ParseProblem[]): Token[] {
   const tokens: Token[] = [];
   let line = 1;
-  const re = /\\\n|\n|#[^\n]*|"[^"\n]*"|<[A-Za-z0-9_.-]+>|->|!=|<=|>=|<>|><|[{},!=<>()]|[^\s{},!=<>()"#]+|[ \t\r]+|"/g;
+  const re = /\\\n|\n|#[^\n]*|"[^"]*"?|[A-Za-z0-9:_][^\s(){}<>!=/#,"]*|->|!=|<=|>=|<>|><|[ \t\r]+|[^\s]/g;
   for (const m of text.matchAll(re)) {
     const t = m[0];
     if (t === '\\\n') {
@@ -81,41 +133,76 @@ function lex(text: string): Token[] {
       continue;
     }
     if (t === '\n') {
-      tokens.push({ text: '\n', line });
+      tokens.push({ text: '\n', line, at: m.index });
       line++;
       continue;
     }
-    if (t.startsWith('#') || /^[ \t\r]+$/.test(t)) continue;
-    if (t === '"') throw new PfSyntaxError(line, 'unterminated quote');
-    if (t.startsWith('"')) tokens.push({ text: t.slice(1, -1), line, quoted: true });
-    else tokens.push({ text: t, line });
+    if (t[0] === '#' || t[0] === ' ' || t[0] === '\t' || t[0] === '\r') continue;
+    if (t[0] === '"') {
+      if (t.length === 1 || !t.endsWith('"')) {
+        problems.push({ line, text: 'reached end of file while parsing quoted string' });
+        // The lexer returns end of input here: whatever statement is open is a syntax error.
+        tokens.push({ text: '', line, at: m.index });
+        break;
+      }
+      tokens.push({ text: t.slice(1, -1).replaceAll('\n', ''), line, at: m.index, quoted: true });
+      line += t.split('\n').length - 1;
+      continue;
+    }
+    tokens.push({ text: t, line, at: m.index });
   }
-  tokens.push({ text: '\n', line });
+  tokens.push({ text: '\n', line, at: text.length });
   return tokens;
+}
+
+/** The part of an anchor path pfctl copies into a 64-byte name: from the last `/` on, or all. */
+function anchorTail(path: string): string {
+  const slash = path.lastIndexOf('/');
+  return slash < 0 ? path : path.slice(slash);
 }
 
 class Parser {
   private at = 0;
   private readonly tokens: Token[];
   private readonly os: Os;
-  constructor(tokens: Token[], os: Os) {
+  readonly problems: ParseProblem[];
+  /** FreeBSD's order of statements: options, translation, filtering (check_rulestate). */
+  private state = 0;
+  /** Checks pfctl makes once a rule is reduced, which needs the newline after it: run then. */
+  private pending: Array<() => void> = [];
+  /**
+   * Tokens still to shift before yacc reports a new error: after one it stays silent until
+   * three tokens went through, so a stray `}` after a bad line in a block says nothing more.
+   */
+  private silent = 0;
+  constructor(tokens: Token[], os: Os, problems: ParseProblem[]) {
     this.tokens = tokens;
     this.os = os;
+    this.problems = problems;
   }
 
   private peek(offset = 0): Token {
     return this.tokens[Math.min(this.at + offset, this.tokens.length - 1)]!;
   }
+  private atEnd(): boolean {
+    return this.at >= this.tokens.length - 1;
+  }
   /** The next token; running past the end of the text inside a statement is a syntax error. */
   private take(): Token {
-    if (this.at >= this.tokens.length - 1) this.syntax();
+    if (this.atEnd()) this.syntax();
     return this.tokens[this.at++]!;
   }
+  private fail(text: string, line = this.peek().line): never {
+    throw new StatementError([{ line, text }]);
+  }
   private syntax(): never {
-    throw new PfSyntaxError(this.peek().line, 'syntax error');
+    this.fail('syntax error');
+  }
+  private isWord(t: Token, word: string): boolean {
+    return t.text === word && !t.quoted;
   }
   private accept(word: string): boolean {
-    if (this.peek().text !== word || this.peek().quoted) return false;
+    if (!this.isWord(this.peek(), word)) return false;
     this.at++;
     return true;
   }
@@ -123,15 +210,14 @@ class Parser {
     if (!this.accept(word)) this.syntax();
   }
   private skipNewlines(): void {
-    while (this.at < this.tokens.length - 1 && this.peek().text === '\n') this.at++;
+    while (!this.atEnd() && this.peek().text === '\n') {
+      this.at++;
+      this.silent = Math.max(0, this.silent - 1);
+    }
   }
-  private endOfStatement(): void {
-    const t = this.peek();
-    if (t.text === '\n' || t.text === '}') return;
-    this.syntax();
-  }
-  private atEnd(): boolean {
-    return this.at >= this.tokens.length - 1;
+  /** The line pfctl reports a statement's own checks at: its last token's, the newline after it. */
+  private endLine(): number {
+    return this.peek().line;
   }
 
   parse(): Ruleset {
@@ -139,8 +225,29 @@ class Parser {
     for (;;) {
       this.skipNewlines();
       if (this.atEnd()) return out;
-      this.statement(out, false);
+      const start = this.at;
+      this.pending = [];
+      try {
+        this.statement(out, false);
+        if (this.peek().text !== '\n') this.syntax();
+        for (const check of this.pending) check();
+        this.silent = 0;
+      } catch (error) {
+        if (!(error instanceof StatementError)) throw error;
+        if (this.at - start >= this.silent) this.problems.push(...error.problems);
+        while (!this.atEnd() && this.peek().text !== '\n') this.at++;
+        // The newline ends the recovery and is the first token shifted after it.
+        this.silent = 2;
+        if (!this.atEnd()) this.at++;
+      }
     }
+  }
+
+  /** FreeBSD refuses a statement of an earlier kind after a later one. */
+  private order(state: number): void {
+    if (this.os !== 'freebsd') return;
+    if (state < this.state) this.fail('Rules must be in order: options, normalization, queueing, translation, filtering');
+    this.state = state;
   }
 
   private statement(out: Ruleset, inline: boolean): void {
@@ -150,69 +257,104 @@ class Parser {
       case 'table':
         if (inline) this.syntax();
         out.tables.push(this.table());
-        break;
+        return;
       case 'set':
         if (inline) this.syntax();
+        this.order(0);
         this.set(out);
-        break;
+        return;
       case 'rdr':
         // Inline anchor blocks hold filter rules only; OpenBSD has no rdr rules at all.
         if (inline || this.os === 'openbsd') this.syntax();
+        this.order(3);
         out.rules.push(this.rdr());
-        break;
+        return;
       case 'rdr-anchor':
         if (inline || this.os === 'openbsd') this.syntax();
+        this.order(3);
         out.rules.push(this.rdrAnchor());
-        break;
+        return;
       case 'anchor':
+        this.order(4);
         out.rules.push(this.anchor());
-        break;
+        return;
+      case 'match':
+        if (this.os === 'freebsd') this.syntax();
+        out.rules.push(...this.filter());
+        return;
       case 'pass':
       case 'block':
-        out.rules.push(this.filter());
-        break;
+        this.order(4);
+        out.rules.push(...this.filter());
+        return;
       default:
         this.syntax();
     }
-    this.endOfStatement();
+  }
+
+  /** `<name>` where a table may stand; the name is a word or a quoted string. */
+  private tableName(): string | undefined {
+    if (this.peek().text !== '<' || this.peek().quoted) return undefined;
+    this.take();
+    const name = this.take();
+    if (name.text === '\n' || (!name.quoted && !/^[A-Za-z0-9:_]/.test(name.text))) this.syntax();
+    if (this.take().text !== '>') this.syntax();
+    return name.text;
   }
 
   private table(): TableDef {
-    const line = this.take().line;
-    const name = this.take();
-    if (!/^<[A-Za-z0-9_.-]+>$/.test(name.text)) this.syntax();
-    const flags: string[] = [];
-    while (['const', 'persist', 'counters'].includes(this.peek().text)) flags.push(this.take().text);
+    const { line, at } = this.take();
+    const name = this.tableName();
+    if (name === undefined) this.syntax();
+    if (name.length > TABLE_NAME_MAX) this.fail(`table name too long, max ${TABLE_NAME_MAX} chars`);
+    const flags: TableDef['flags'] = [];
     const entries: TableDef['entries'] = [];
-    if (this.accept('{')) {
-      for (;;) {
-        this.skipNewlines();
-        if (this.accept('}')) break;
-        const negate = this.accept('!');
-        const tok = this.take();
-        const cidr = parseHost(tok.text);
-        if (!cidr) throw new PfSyntaxError(tok.line, `cannot parse host specification "${tok.text}"`);
-        entries.push({ cidr, negate });
+    let badEntry = false;
+    for (;;) {
+      const t = this.peek();
+      if (t.text === '\n') break;
+      if (this.accept('{')) {
+        for (;;) {
+          this.skipNewlines();
+          if (this.accept('}')) break;
+          if (this.accept(',')) continue;
+          const negate = this.accept('!');
+          const host = this.host(negate);
+          if (host.kind === 'table') this.fail('tables cannot contain tables');
+          if (host.kind !== 'net') this.fail('dynamic addresses are not permitted inside tables');
+          if (this.peek().text === '-') this.fail('address ranges are not permitted inside tables');
+          if (host.badMask !== undefined) badEntry = true;
+          else entries.push({ cidr: host.cidr, negate });
+        }
+        continue;
       }
+      if (t.quoted || !['const', 'persist', 'counters'].includes(t.text)) {
+        if (t.text === 'file') this.fail('pfctl emulator: table files are not emulated');
+        if (!t.quoted && /^[A-Za-z0-9:_]/.test(t.text)) this.fail(`invalid table option '${t.text}'`);
+        this.syntax();
+      }
+      flags.push(this.take().text as TableDef['flags'][number]);
     }
-    return { name: name.text.slice(1, -1), line, flags, entries };
+    if (badEntry) this.fail('cannot create address buffer: Invalid argument', this.endLine());
+    return { name, line, span: [at, this.peek().at], flags, entries };
   }
 
   private set(out: Ruleset): void {
     this.take();
     if (!this.accept('limit')) this.syntax();
     const one = (): void => {
-      const key = this.take().text;
-      const value = this.take().text;
-      if (!['states', 'src-nodes', 'frags', 'tables', 'table-entries'].includes(key) || !/^\d+$/.test(value)) this.syntax();
-      out.limits[key] = Number(value);
+      const key = this.take();
+      const value = this.take();
+      if (key.quoted || !/^\d+$/.test(value.text)) this.syntax();
+      if (!LIMITS[this.os].includes(key.text)) throw new StatementError([{ text: 'pfctl: Bad pool name.' }, { line: value.line, text: `unable to set limit ${key.text} ${value.text}` }]);
+      out.limits[key.text] = Number(value.text);
     };
     if (this.accept('{')) {
       for (;;) {
         this.skipNewlines();
         if (this.accept('}')) break;
+        if (this.accept(',')) continue;
         one();
-        this.accept(',');
       }
     } else one();
   }
@@ -245,12 +387,36 @@ class Parser {
     return items;
   }
 
-  private host(t: Token, negate: boolean): HostSpec {
+  /** One host: `any`, `<table>`, an interface, or `address[/bits]`, read as pfctl's host() does. */
+  private host(negate: boolean): HostSpec {
+    const table = this.tableName();
+    if (table !== undefined) {
+      if (table.length > TABLE_NAME_MAX) this.fail(`table name '${table}' too long`);
+      return { kind: 'table', name: table, negate };
+    }
+    const t = this.take();
+    if (t.quoted || !/^[A-Za-z0-9:_]/.test(t.text)) this.syntax();
     if (t.text === 'any') return { kind: 'any', negate };
-    if (/^<[A-Za-z0-9_.-]+>$/.test(t.text)) return { kind: 'table', name: t.text.slice(1, -1), negate };
-    const cidr = parseHost(t.text);
-    if (!cidr) throw new PfSyntaxError(t.line, `cannot parse host specification "${t.text}"`);
-    return { kind: 'net', text: t.text, cidr, negate };
+    let text = t.text;
+    if (this.peek().text === '/') {
+      this.take();
+      const bits = this.take();
+      if (!/^\d+$/.test(bits.text)) this.syntax();
+      text = `${t.text}/${bits.text}`;
+    }
+    const slash = text.indexOf('/');
+    const address = parseAddress(slash < 0 ? text : text.slice(0, slash));
+    if (!address) {
+      if (slash < 0 && INTERFACES.has(text)) return { kind: 'interface', name: text, negate };
+      throw new StatementError([{ text: `no IP address found for ${text}` }, { line: t.line, text: 'could not parse host specification' }]);
+    }
+    const bits = slash < 0 ? maxPrefix(address.family) : Number(text.slice(slash + 1));
+    if (address.family === 6 && bits > 128) {
+      const mask = `/${bits}`;
+      throw new StatementError([{ text: this.os === 'freebsd' ? `invalid netmask '${mask}'` : `netmask is too large: ${mask}` }, { line: t.line, text: 'could not parse host specification' }]);
+    }
+    if (bits > maxPrefix(address.family)) return { kind: 'net', text, cidr: { address, prefix: 32 }, negate, badMask: bits };
+    return { kind: 'net', text, cidr: { address: networkOf({ address, prefix: bits }), prefix: bits }, negate };
   }
 
   private hosts(): HostSpec[] {
@@ -260,20 +426,19 @@ class Parser {
         this.skipNewlines();
         if (this.accept('}')) break;
         if (this.accept(',')) continue;
-        const negate = this.accept('!');
-        items.push(this.host(this.take(), negate));
+        items.push(this.host(this.accept('!')));
       }
       if (items.length === 0) this.syntax();
       return items;
     }
-    const negate = this.accept('!');
-    return [this.host(this.take(), negate)];
+    return [this.host(this.accept('!'))];
   }
 
   private portNumber(t: Token): number {
     const named = NAMED_PORTS[t.text];
     if (named !== undefined) return named;
-    if (!/^\d+$/.test(t.text) || Number(t.text) > 65535 || Number(t.text) < 0) throw new PfSyntaxError(t.line, `illegal port value ${t.text}`);
+    if (!/^\d+$/.test(t.text)) this.fail(`unknown port ${t.text}`, t.line);
+    if (Number(t.text) > 65535) this.fail(`illegal port value ${t.text}`, t.line);
     return Number(t.text);
   }
 
@@ -312,13 +477,13 @@ class Parser {
     return { line, action, quick: false, protocols: [], from: [{ kind: 'any', negate: false }], fromPorts: [], to: [{ kind: 'any', negate: false }], toPorts: [] };
   }
 
-  private redirect(line: number): Redirect {
+  private redirect(line: number, freebsd: boolean): Redirect {
     const hosts = this.hosts();
     const r: Redirect = { hosts };
     if (this.accept('port')) {
       const t = this.take();
-      const spec = /^(\d+)(?::\*)?$/.exec(t.text);
-      if (!spec) throw new PfSyntaxError(t.line, `illegal port value ${t.text}`);
+      const spec = /^(\w+)(?::\*)?$/.exec(t.text);
+      if (!spec) this.syntax();
       r.port = this.portNumber({ ...t, text: spec[1]! });
     }
     const pools = ['round-robin', 'random', 'source-hash', 'bitmask', 'least-states'];
@@ -328,9 +493,11 @@ class Parser {
       if (r.pool === 'source-hash' && /^0x[0-9a-fA-F]+$/.test(this.peek().text)) this.take();
     }
     this.accept('sticky-address');
-    const roundRobin = r.pool === undefined || r.pool === 'round-robin';
-    if (!roundRobin && hosts.some((h) => h.kind === 'table')) throw new PfSyntaxError(line, 'tables are only supported in round-robin redirection pools');
-    if (!roundRobin && hosts.length > 1) throw new PfSyntaxError(line, 'only round-robin valid for multiple redirection addresses');
+    if (freebsd) {
+      const roundRobin = r.pool === undefined || r.pool === 'round-robin';
+      if (!roundRobin && hosts.some((h) => h.kind === 'table')) this.fail('tables are only supported in round-robin redirection pools', line);
+      if (!roundRobin && hosts.length > 1) this.fail('only round-robin valid for multiple redirection addresses', line);
+    }
     return r;
   }
 
@@ -339,49 +506,63 @@ class Parser {
     this.accept('pass');
     this.accept('log');
     this.common(rule);
-    if (this.accept('->')) rule.redirect = this.redirect(rule.line);
-    else this.syntax();
-    checkFamilies(rule);
+    if (!this.accept('->')) {
+      if (this.peek().text === '\n') this.fail("translation rule requires '-> address'");
+      this.syntax();
+    }
+    rule.redirect = this.redirect(rule.line, true);
+    this.expand(rule);
     return rule;
+  }
+
+  private anchorName(): string {
+    const name = this.take();
+    if (!name.quoted) this.syntax();
+    if (anchorTail(name.text).length >= ANCHOR_NAME_SIZE) throw new Fatal(this.os === 'freebsd' ? 'pfctl_add_rule: strlcpy' : 'anchorrule: strlcpy');
+    return name.text;
   }
 
   private rdrAnchor(): Rule {
     const rule = this.blank('rdr-anchor', this.take().line);
-    const name = this.take();
-    if (!name.quoted) this.syntax();
-    rule.anchor = name.text;
+    rule.anchor = this.anchorName();
     this.common(rule);
-    if (rule.fromPorts.length > 0) throw new PfSyntaxError(rule.line, 'source port parameter not supported in rdr-anchor');
-    if (rule.toPorts.length > 1) throw new PfSyntaxError(rule.line, 'destination port list expansion not supported in rdr-anchor');
-    if (rule.toPorts.length === 1 && rule.toPorts[0]!.op !== '=') throw new PfSyntaxError(rule.line, 'destination port operators not supported in rdr-anchor');
-    checkFamilies(rule);
+    if (rule.fromPorts.length > 0) this.fail('source port parameter not supported in rdr-anchor', rule.line);
+    if (rule.toPorts.length > 1) this.fail('destination port list expansion not supported in rdr-anchor', rule.line);
+    if (rule.toPorts.length === 1 && rule.toPorts[0]!.op !== '=') this.fail('destination port operators not supported in rdr-anchor', rule.line);
+    this.expand(rule);
     return rule;
   }
 
   private anchor(): Rule {
     const rule = this.blank('anchor', this.take().line);
-    const name = this.peek().quoted ? this.take().text : undefined;
+    const name = this.peek().quoted ? this.anchorName() : undefined;
     rule.anchor = name ?? '';
     if (this.peek().text === 'in' || this.peek().text === 'out') rule.direction = this.take().text as 'in' | 'out';
     this.common(rule);
+    // An inline block opens on the anchor's line and closes on a line of its own.
     if (this.accept('{')) {
-      if (name !== undefined && name.includes('/')) throw new PfSyntaxError(rule.line, `anchor "${name}": '/' not allowed in an inline anchor name`);
+      if (this.peek().text !== '\n') this.syntax();
       const inner: Ruleset = { tables: [], rules: [], limits: {} };
       for (;;) {
         this.skipNewlines();
         if (this.accept('}')) break;
         if (this.atEnd()) this.syntax();
         this.statement(inner, true);
+        if (this.peek().text !== '\n') this.syntax();
       }
+      if (this.os === 'openbsd' && name !== undefined && name.includes('/')) this.fail("anchor paths containing '/' cannot be used for inline anchors.");
       rule.inline = inner.rules;
+    } else if (name === undefined) {
+      if (this.peek().text !== '\n') this.syntax();
+      this.fail('anchors without explicit rules must specify a name');
     }
-    checkFamilies(rule);
+    this.expand(rule);
     return rule;
   }
 
-  private filter(): Rule {
+  private filter(): Rule[] {
     const action = this.take();
-    const rule = this.blank(action.text as 'pass' | 'block', action.line);
+    const rule = this.blank(action.text as 'pass' | 'block' | 'match', action.line);
     if (this.peek().text === 'in' || this.peek().text === 'out') rule.direction = this.take().text as 'in' | 'out';
     this.accept('log');
     rule.quick = this.accept('quick');
@@ -389,39 +570,102 @@ class Parser {
     for (;;) {
       if (this.accept('flags')) rule.flags = this.take().text;
       else if (this.accept('keep') || this.accept('modulate')) this.expect('state');
-      else if (this.peek().text === 'rdr-to') {
+      else if (this.accept('no')) {
+        this.expect('state');
+        rule.noState = true;
+      } else if (this.peek().text === 'rdr-to') {
         if (this.os !== 'openbsd') this.syntax();
         this.take();
-        if (rule.direction !== 'in') throw new PfSyntaxError(rule.line, 'rdr-to can only be used with inbound rules');
-        if (action.text !== 'pass') throw new PfSyntaxError(rule.line, 'rdr-to can only be used with pass or match rules');
-        rule.redirect = this.redirect(rule.line);
+        if (rule.redirect) this.fail('cannot respecify rdr-to');
+        rule.redirect = this.redirect(rule.line, false);
       } else break;
     }
-    checkFamilies(rule);
-    return rule;
+    this.expand(rule);
+    return [rule];
+  }
+
+  private expand(rule: Rule): void {
+    const line = this.endLine();
+    this.pending.push(() => this.expansion(rule, line));
+  }
+
+  /**
+   * expand_rule: every combination of protocol, source and destination (and port) is one rule.
+   * A combination whose families disagree is dropped silently; one with a bad netmask or, on
+   * OpenBSD, an rdr-to that cannot be (no direction, no state, other family) prints its reasons
+   * and "skipping rule due to errors"; a rule left with no combination is an error of its own.
+   */
+  private expansion(rule: Rule, line: number): void {
+    const families = rule.family ? [rule.family] : (['inet', 'inet6'] as const);
+    const hostFamily = (h: HostSpec): string | undefined => (h.kind === 'net' ? (h.cidr.address.family === 4 ? 'inet' : 'inet6') : undefined);
+    const count = Math.max(1, rule.protocols.length) * Math.max(1, rule.fromPorts.length) * Math.max(1, rule.toPorts.length);
+    let valid = 0;
+    let failed = false;
+    for (const from of rule.from) {
+      for (const to of rule.to) {
+        const af = rule.family ?? hostFamily(from) ?? hostFamily(to);
+        if ((hostFamily(from) && hostFamily(from) !== af) || (hostFamily(to) && hostFamily(to) !== af)) continue;
+        if (af === undefined && !families.length) continue;
+        for (let i = 0; i < count; i++) {
+          const reasons: ParseProblem[] = [];
+          for (const h of [from, to]) if (h.kind === 'net' && h.badMask !== undefined) reasons.push({ text: `netmask ${h.badMask} invalid for IPv4 address` });
+          if (this.os === 'openbsd' && rule.redirect) {
+            if (rule.action === 'block' || rule.noState) reasons.push({ line, text: 'nat-to and rdr-to require keep state' });
+            if (!rule.direction) reasons.push({ line, text: 'nat-to and rdr-to require a direction' });
+            const targets = rule.redirect.hosts.map(hostFamily).filter((f) => f !== undefined);
+            if (reasons.length === 0 && af !== undefined && targets.length > 0 && !targets.includes(af)) reasons.push({ line, text: 'af mismatch in translation spec' });
+          }
+          if (reasons.length > 0) {
+            this.problems.push(...reasons, { line, text: 'skipping rule due to errors' });
+            failed = true;
+          } else valid++;
+        }
+      }
+    }
+    if (valid === 0) {
+      if (failed) this.problems.push({ line, text: 'rule expands to no valid combination' });
+      else this.fail('rule expands to no valid combination', line);
+      return;
+    }
+    if (this.os === 'freebsd' && rule.redirect) {
+      const ok = families.some((af) => rule.from.concat(rule.to).every((h) => hostFamily(h) === undefined || hostFamily(h) === af) && rule.redirect!.hosts.some((h) => hostFamily(h) === undefined || hostFamily(h) === af));
+      if (!ok) this.fail('no translation address with matching address family found.', line);
+    }
   }
 }
 
-/** Stricter than pf, which masks host bits of a network: pfsteer never writes them set. */
-function parseHost(text: string): Cidr | undefined {
-  return parseCidr(text);
-}
-
-function familyOf(spec: HostSpec): 'inet' | 'inet6' | undefined {
-  return spec.kind === 'net' ? (spec.cidr.address.family === 4 ? 'inet' : 'inet6') : undefined;
-}
-
-/** pfctl drops expansions whose families disagree; a rule left with none is an error. */
-function checkFamilies(rule: Rule): void {
-  const families = rule.family ? [rule.family] : (['inet', 'inet6'] as const);
-  const fits = (specs: HostSpec[], af: string): boolean => specs.some((s) => familyOf(s) === undefined || familyOf(s) === af);
-  const valid = families.filter((af) => fits(rule.from, af) && fits(rule.to, af));
-  if (valid.length === 0) throw new PfSyntaxError(rule.line, 'rule expands to no valid combination');
-  if (rule.redirect && !valid.some((af) => rule.redirect!.hosts.some((h) => familyOf(h) === undefined || familyOf(h) === af))) {
-    throw new PfSyntaxError(rule.line, 'no translation address with matching address family found.');
+/**
+ * The text without its table statements (newlines kept, so lines keep their numbers): what a
+ * loaded anchor's rules are read back from, without re-reading tables the kernel holds anyway.
+ */
+export function withoutTables(text: string, ruleset: Ruleset): string {
+  let out = '';
+  let from = 0;
+  for (const t of ruleset.tables) {
+    out += text.slice(from, t.span[0]) + '\n'.repeat(text.slice(t.span[0], t.span[1]).split('\n').length - 1);
+    from = t.span[1];
   }
+  return out + text.slice(from);
 }
 
-export function parseRuleset(text: string, os: Os): Ruleset {
-  return new Parser(lex(text), os).parse();
+/**
+ * pf.conf text as `pfctl [-a anchor] -f` reads it; `anchor` is the path given with -a (empty for
+ * the main ruleset), whose length pfctl checks before it reads a line.
+ */
+export function parseRuleset(text: string, os: Os, anchor = ''): Ruleset {
+  const problems: ParseProblem[] = [];
+  if (anchor !== '' && (os === 'freebsd' ? anchor : anchorTail(anchor)).length >= ANCHOR_NAME_SIZE) {
+    throw new PfSyntaxError([], os === 'freebsd' ? 'pfctl_add_rule: strlcpy' : 'pfctl_rules: strlcpy');
+  }
+  const tokens = lex(text, problems);
+  const parser = new Parser(tokens, os, problems);
+  let ruleset: Ruleset;
+  try {
+    ruleset = parser.parse();
+  } catch (error) {
+    if (error instanceof Fatal) throw new PfSyntaxError(problems, error.message);
+    throw error;
+  }
+  if (problems.length > 0) throw new PfSyntaxError(problems);
+  return ruleset;
 }

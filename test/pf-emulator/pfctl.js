@@ -9,4 +9,5 @@
 import { enableCompileCache } from 'node:module';
 
 enableCompileCache();
-await import('./cli.ts');
+const { main } = await import('./cli.ts');
+main();

@@ -1,13 +1,14 @@
 /**
  * Loaded rulesets as pf keeps them: every list in a rule expanded into one rule per combination
- * (proto x from x to x port), printed the way pfctl -vv -P prints them, and evaluated in pf's
- * order to answer where a packet goes.
+ * (proto x from x to x port), printed the way pfctl -vv -P prints them, their tables and
+ * counters. evaluate.ts runs them over packets.
  */
-import type { IpAddress } from '../../src/net/address.ts';
-import { containsAddress, formatAddress, formatCidr } from '../../src/net/address.ts';
-import type { HostSpec, Os, PortOp, Rule, Ruleset, TableDef } from './grammar.ts';
-import { parseRuleset } from './grammar.ts';
-import type { Counters, LoadedAnchor, PfMemory, TableCount } from './store.ts';
+import { formatAddress, formatCidr } from '../../src/net/address.ts';
+import type { HostSpec, Os, PortOp, Rule, Ruleset } from './grammar.ts';
+import { parseRuleset, withoutTables } from './grammar.ts';
+import type { Counters, LoadedAnchor, PfMemory } from './store.ts';
+import type { KTable } from './tables.ts';
+import { entryKey } from './tables.ts';
 
 /** One rule after expansion: single proto, source, destination and port. */
 export interface Expanded {
@@ -36,7 +37,7 @@ export function expand(rule: Rule): Expanded[] {
 }
 
 function hostText(h: HostSpec): string {
-  const body = h.kind === 'any' ? 'any' : h.kind === 'table' ? `<${h.name}>` : h.cidr.prefix === h.cidr.address.bytes.length * 8 ? formatAddress(h.cidr.address) : formatCidr(h.cidr);
+  const body = h.kind === 'any' ? 'any' : h.kind === 'table' ? `<${h.name}>` : h.kind === 'interface' ? h.name : h.cidr.prefix === h.cidr.address.bytes.length * 8 ? formatAddress(h.cidr.address) : formatCidr(h.cidr);
   return h.negate ? `! ${body}` : body;
 }
 
@@ -46,7 +47,7 @@ function portText(p: PortOp): string {
   return `${p.op} ${p.a}`;
 }
 
-function familyOf(e: Expanded): string | undefined {
+export function familyOf(e: Expanded): string | undefined {
   const af = (h: HostSpec): string | undefined => (h.kind === 'net' ? (h.cidr.address.family === 4 ? 'inet' : 'inet6') : undefined);
   return e.rule.family ?? af(e.from) ?? af(e.to);
 }
@@ -78,17 +79,37 @@ export function printRule(e: Expanded, os: Os): string {
   return parts.join(' ');
 }
 
-export function tableCount(ruleset: Ruleset): TableCount {
-  return { tables: ruleset.tables.length, entries: ruleset.tables.reduce((n, t) => n + t.entries.length, 0) };
+/** The tables a ruleset's rules name (from, to, redirect pools, inline anchors included). */
+export function referencedTables(rules: readonly Rule[], into = new Set<string>()): Set<string> {
+  for (const r of rules) {
+    for (const h of [...r.from, ...r.to, ...(r.redirect?.hosts ?? [])]) if (h.kind === 'table') into.add(h.name);
+    if (r.inline) referencedTables(r.inline, into);
+  }
+  return into;
+}
+
+/**
+ * A ruleset's tables after loading `ruleset` over `current`: each table the file defines is
+ * replaced whole; one it does not define stays if `persist` or still named by a rule, as pf's
+ * commit leaves it, and is destroyed otherwise.
+ */
+export function loadTables(current: Record<string, KTable>, ruleset: Ruleset, now = Date.now()): Record<string, KTable> {
+  const named = referencedTables(ruleset.rules);
+  const out: Record<string, KTable> = {};
+  for (const [name, t] of Object.entries(current)) if (t.flags.includes('persist') || named.has(name)) out[name] = t;
+  for (const def of ruleset.tables) out[def.name] = { flags: def.flags, entries: [...new Set(def.entries.map(entryKey))], cleared: now };
+  return out;
 }
 
 /** An anchor as the emulated kernel keeps it once loaded: zeroed counters per printed rule. */
-export function loadedAnchor(source: string, ruleset: Ruleset): LoadedAnchor {
+export function loadedAnchor(source: string, ruleset: Ruleset, current: Record<string, KTable> = {}): LoadedAnchor {
+  const loadedAt = Date.now();
   return {
     source,
-    counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0 })),
-    loadedAt: Date.now(),
-    ...tableCount(ruleset),
+    rules: withoutTables(source, ruleset),
+    counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0, pid: process.pid })),
+    loadedAt,
+    tables: loadTables(current, ruleset, loadedAt),
   };
 }
 
@@ -96,7 +117,7 @@ export function printCounters(c: Counters): string {
   const pad = (n: number, w: number): string => String(n).padEnd(w);
   return [
     `  [ Evaluations: ${pad(c.evaluations, 10)}Packets: ${pad(c.packets, 10)}Bytes: ${pad(c.bytes, 12)}States: ${pad(c.states, 6)}]`,
-    `  [ Inserted: uid 0 pid ${process.pid} State Creations: ${pad(c.states, 6)}]`,
+    `  [ Inserted: uid 0 pid ${c.pid} State Creations: ${pad(c.states, 6)}]`,
   ].join('\n');
 }
 
@@ -122,155 +143,4 @@ export function parsed(memory: PfMemory, source: string): Ruleset {
 /** An anchor's printed rules in order; the counters array is indexed the same way. */
 export function expandedRules(memory: PfMemory, source: string): Expanded[] {
   return parsed(memory, source).rules.flatMap(expand);
-}
-
-function tableContains(table: TableDef | undefined, address: IpAddress): boolean {
-  if (!table) return false;
-  let best: { prefix: number; negate: boolean } | undefined;
-  for (const e of table.entries) {
-    if (e.cidr.address.family !== address.family || !containsAddress(e.cidr, address)) continue;
-    if (!best || e.cidr.prefix > best.prefix) best = { prefix: e.cidr.prefix, negate: e.negate };
-  }
-  return best !== undefined && !best.negate;
-}
-
-export interface Packet {
-  source: IpAddress;
-  destination: IpAddress;
-  port: number;
-  protocol?: string;
-  interface?: string;
-}
-
-export interface RouteAnswer {
-  /** The anchor whose rule matched, or `''` for the main ruleset; null when nothing matched. */
-  anchor: string | null;
-  /** The matching rule as pfctl prints it. */
-  rule?: string;
-  ruleNumber?: number;
-  /** Where the packet goes: the redirect target, or its own destination when nothing matched. */
-  address: string;
-  port: number;
-}
-
-interface Scope {
-  name: string;
-  ruleset: Ruleset;
-  tables: TableDef[];
-}
-
-function hostMatches(h: HostSpec, a: IpAddress, scope: Scope, main: Ruleset): boolean {
-  let hit: boolean;
-  if (h.kind === 'any') hit = true;
-  else if (h.kind === 'net') hit = h.cidr.address.family === a.family && containsAddress(h.cidr, a);
-  else hit = tableContains(scope.tables.find((t) => t.name === h.name) ?? main.tables.find((t) => t.name === h.name), a);
-  return h.negate ? !hit : hit;
-}
-
-function portMatches(p: PortOp | undefined, port: number): boolean {
-  if (!p) return true;
-  switch (p.op) {
-    case '=':
-      return port === p.a;
-    case '!=':
-      return port !== p.a;
-    case '<':
-      return port < p.a;
-    case '<=':
-      return port <= p.a;
-    case '>':
-      return port > p.a;
-    case '>=':
-      return port >= p.a;
-    case ':':
-      return port >= p.a && port <= p.b!;
-    case '><':
-      return port > p.a && port < p.b!;
-    case '<>':
-      return port < p.a || port > p.b!;
-  }
-}
-
-function matches(e: Expanded, packet: Packet, scope: Scope, main: Ruleset): boolean {
-  const r = e.rule;
-  const family = familyOf(e);
-  if (family && family !== (packet.source.family === 4 ? 'inet' : 'inet6')) return false;
-  if (r.interface && packet.interface && r.interface !== packet.interface) return false;
-  if (e.protocol && e.protocol !== (packet.protocol ?? 'tcp')) return false;
-  if (r.direction === 'out') return false;
-  return hostMatches(e.from, packet.source, scope, main) && hostMatches(e.to, packet.destination, scope, main) && portMatches(e.toPort, packet.port);
-}
-
-export interface Evaluation {
-  answer: RouteAnswer;
-  /** Per anchor, the indexes of its expanded rules that were evaluated. */
-  evaluated: Map<string, number[]>;
-  /** The anchor and index of the matching expanded rule. */
-  matched?: { anchor: string; index: number };
-}
-
-function children(memory: PfMemory, parent: string): string[] {
-  const prefix = parent === '' ? '' : `${parent}/`;
-  return Object.keys(memory.anchors)
-    .filter((n) => n.startsWith(prefix) && !n.slice(prefix.length).includes('/'))
-    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-}
-
-/** Where pf sends a new connection: freebsd runs rdr rules first match, openbsd pass rules last match (quick ends). */
-const expansions = new WeakMap<Ruleset, Expanded[]>();
-function expandedOf(ruleset: Ruleset): Expanded[] {
-  let list = expansions.get(ruleset);
-  if (!list) {
-    list = ruleset.rules.flatMap(expand);
-    expansions.set(ruleset, list);
-  }
-  return list;
-}
-
-export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
-  const main = parsed(memory, memory.main);
-  const evaluated = new Map<string, number[]>();
-  const nat = memory.os === 'freebsd';
-  let result: { scope: Scope; index: number; e: Expanded } | undefined;
-
-  // Returns true when evaluation must stop (a first-match rdr or a quick rule matched).
-  const walk = (scope: Scope, rules: Expanded[]): boolean => {
-    for (let index = 0; index < rules.length; index++) {
-      const e = rules[index]!;
-      const r = e.rule;
-      if (nat !== isNatRule(r) && r.action !== 'anchor') continue;
-      if (nat && r.action === 'anchor') continue;
-      if (scope.name !== '') evaluated.set(scope.name, [...(evaluated.get(scope.name) ?? []), index]);
-      if (!matches(e, packet, scope, main)) continue;
-      if (r.action === 'rdr-anchor' || r.action === 'anchor') {
-        if (r.inline) {
-          if (walk({ name: scope.name, ruleset: scope.ruleset, tables: scope.tables }, r.inline.flatMap(expand))) return true;
-          continue;
-        }
-        const target = r.anchor!;
-        const names = target.endsWith('/*') ? children(memory, target.slice(0, -2)) : memory.anchors[target] ? [target] : [];
-        for (const name of names) {
-          const rs = parsed(memory, memory.anchors[name]!.source);
-          if (walk({ name, ruleset: rs, tables: rs.tables }, expandedOf(rs))) return true;
-        }
-        continue;
-      }
-      if (nat) {
-        result = { scope, index, e };
-        return true;
-      }
-      result = { scope, index, e };
-      if (r.quick) return true;
-    }
-    return false;
-  };
-  walk({ name: '', ruleset: main, tables: main.tables }, expandedOf(main));
-
-  const redirect = result && result.e.rule.action !== 'block' ? result.e.rule.redirect : undefined;
-  const target = redirect?.hosts[0];
-  const address = target && target.kind === 'net' ? formatAddress(target.cidr.address) : formatAddress(packet.destination);
-  const answer: RouteAnswer = result
-    ? { anchor: result.scope.name, rule: printRule(result.e, memory.os), ruleNumber: result.index, address, port: redirect?.port ?? packet.port }
-    : { anchor: null, address, port: packet.port };
-  return { answer, evaluated, ...(result ? { matched: { anchor: result.scope.name, index: result.index } } : {}) };
 }

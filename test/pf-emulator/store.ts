@@ -3,13 +3,15 @@
  * states and counters in `pf.jsonl`, a call log, and pending faults. Every pfctl invocation is a
  * separate process, so each one takes a lock for its whole read-modify-write.
  *
- * pf.jsonl is a header line (all but the anchors, plus each anchor's table counts) and one line
- * per anchor: loading one anchor, the call pfsteer makes for every bucket it moves, rewrites the
- * header and that line without parsing or printing the other anchors' rules (see replaceAnchor).
+ * pf.jsonl is a header line (all but the anchors, plus each anchor's table names and entry count)
+ * and one line per anchor with its rules and tables: loading an anchor or changing one of its
+ * tables rewrites the header and that line without parsing or printing the other anchors (see
+ * replaceAnchor).
  */
 import { join } from 'node:path';
 import { fs } from './fs.ts';
 import type { Os } from './grammar.ts';
+import type { KTable } from './tables.ts';
 
 const { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } = fs;
 
@@ -20,6 +22,8 @@ export interface Counters {
   packets: number;
   bytes: number;
   states: number;
+  /** The pfctl process that loaded the rule (pf's cpid, which -v prints). */
+  pid: number;
 }
 
 export interface PfStateEntry {
@@ -39,21 +43,32 @@ export interface PfStateEntry {
 
 /** A ruleset's tables and their entries: what it takes of pf's table limits. */
 export interface TableCount {
-  tables: number;
+  /** The names of its active tables (OpenBSD's pfctl warns when -T creates one found elsewhere). */
+  names: string[];
   entries: number;
 }
 
-/** Kept with its table counts so that a load need not re-read every anchor for pf's limits. */
-export interface LoadedAnchor extends TableCount {
+/**
+ * One anchor as the kernel holds it: its rules (the text last loaded, whose table statements
+ * only seeded `tables`) and its tables, which `-T` commands change and a load replaces.
+ */
+export interface LoadedAnchor {
   source: string;
+  /** `source` without its table statements: what printing and evaluating the rules parse. */
+  rules: string;
   /** Per printed (expanded) rule, in order. */
   counters: Counters[];
   loadedAt: number;
+  tables: Record<string, KTable>;
 }
 
 export interface PfMemory {
   os: Os;
   main: string;
+  /** The main ruleset's tables. */
+  mainTables: Record<string, KTable>;
+  /** Per printed rule of the main ruleset. */
+  mainCounters: Counters[];
   anchors: Record<string, LoadedAnchor>;
   states: PfStateEntry[];
   nextStateId: number;
@@ -82,6 +97,8 @@ export interface CallRecord {
 export interface PfSummary {
   os: Os;
   main: string;
+  mainTables: Record<string, KTable>;
+  /** Per anchor but the one being replaced. */
   tableCounts: Record<string, TableCount>;
 }
 
@@ -89,19 +106,27 @@ export interface PfSummary {
 interface Header {
   os: Os;
   main: string;
+  mainTables: Record<string, KTable>;
+  mainCounters: Counters[];
   states: PfStateEntry[];
   nextStateId: number;
   tableCounts: Record<string, TableCount>;
 }
 
 export function emptyMemory(os: Os): PfMemory {
-  return { os, main: '', anchors: {}, states: [], nextStateId: 1 };
+  return { os, main: '', mainTables: {}, mainCounters: [], anchors: {}, states: [], nextStateId: 1 };
+}
+
+export function tableCount(tables: Record<string, KTable>): TableCount {
+  let entries = 0;
+  for (const t of Object.values(tables)) entries += t.entries.length;
+  return { names: Object.keys(tables), entries };
 }
 
 function headerOf(memory: PfMemory): Header {
   const tableCounts: Record<string, TableCount> = {};
-  for (const [name, a] of Object.entries(memory.anchors)) tableCounts[name] = { tables: a.tables, entries: a.entries };
-  return { os: memory.os, main: memory.main, states: memory.states, nextStateId: memory.nextStateId, tableCounts };
+  for (const [name, a] of Object.entries(memory.anchors)) tableCounts[name] = tableCount(a.tables);
+  return { os: memory.os, main: memory.main, mainTables: memory.mainTables, mainCounters: memory.mainCounters, states: memory.states, nextStateId: memory.nextStateId, tableCounts };
 }
 
 function anchorLine(name: string, anchor: LoadedAnchor): string {
@@ -144,7 +169,7 @@ export class Store {
       const [name, anchor] = JSON.parse(line) as [string, LoadedAnchor];
       anchors[name] = anchor;
     }
-    return { os: header.os, main: header.main, anchors, states: header.states, nextStateId: header.nextStateId };
+    return { os: header.os, main: header.main, mainTables: header.mainTables, mainCounters: header.mainCounters, anchors, states: header.states, nextStateId: header.nextStateId };
   }
 
   write(memory: PfMemory): void {
@@ -206,11 +231,12 @@ export class Store {
   }
 
   /**
-   * Loads one anchor as `update` would, reading no other anchor's rules: `make` sees the main
-   * ruleset and every anchor's table counts and returns the anchor, or none to leave pf as it
-   * was. The anchor replaces its line in place, or is appended as a new key would be.
+   * Changes one anchor as `update` would, parsing no other anchor: `change` sees the main
+   * ruleset, every other anchor's table counts and this anchor as it is, and returns it as it
+   * becomes (null: gone, as pf drops an empty ruleset) or leaves it out to change nothing. The
+   * anchor's line is replaced in place, or appended as a new key would be.
    */
-  replaceAnchor<T>(name: string, make: (summary: PfSummary) => { anchor?: LoadedAnchor; result: T }): T {
+  replaceAnchor<T>(name: string, change: (summary: PfSummary, current: LoadedAnchor | undefined) => { anchor?: LoadedAnchor | null; result: T }): T {
     return this.locked(() => {
       let data: Buffer;
       try {
@@ -221,14 +247,19 @@ export class Store {
       }
       const headerEnd = data.indexOf(0x0a) + 1;
       const header = JSON.parse(data.toString('utf8', 0, headerEnd)) as Header;
-      const { anchor, result } = make({ os: header.os, main: header.main, tableCounts: { ...header.tableCounts } });
-      if (anchor === undefined) return result;
-      header.tableCounts[name] = { tables: anchor.tables, entries: anchor.entries };
       // JSON escapes a newline inside a string, so `\n["name",` can only be the start of its line.
       const at = data.indexOf(`\n${JSON.stringify([name]).slice(0, -1)},`, headerEnd - 1);
       const start = at < 0 ? data.length : at + 1;
       const end = at < 0 ? data.length : data.indexOf(0x0a, start) + 1;
-      this.replace(Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), data.subarray(headerEnd, start), Buffer.from(anchorLine(name, anchor)), data.subarray(end)]));
+      const current = at < 0 ? undefined : (JSON.parse(data.toString('utf8', start, end))[1] as LoadedAnchor);
+      const others = { ...header.tableCounts };
+      delete others[name];
+      const { anchor, result } = change({ os: header.os, main: header.main, mainTables: header.mainTables, tableCounts: others }, current);
+      if (anchor === undefined) return result;
+      if (anchor === null) delete header.tableCounts[name];
+      else header.tableCounts[name] = tableCount(anchor.tables);
+      const line = anchor === null ? Buffer.alloc(0) : Buffer.from(anchorLine(name, anchor));
+      this.replace(Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), data.subarray(headerEnd, start), line, data.subarray(end)]));
       return result;
     });
   }

@@ -1,0 +1,254 @@
+/**
+ * Inputs that hold the pf emulator's grammar to real pfctl's: the issue's fidelity points and
+ * random anchors of pfsteer's layout (per-host persist tables and per-host rules, some broken on
+ * purpose), each run as `pfctl -n [-a ANCHOR] -f FILE` through the emulator (in-process, the
+ * same `run` its executable calls) and through pfparse, the real pfctl parser built for Linux
+ * (/work/shared/pfreal/README.md). Run as a script, it records pfparse's answers into the
+ * fixture the differential test checks the emulator against when pfparse is absent:
+ *
+ *     PFSTEER_PFPARSE=/path/to/pfparse node test/pf/pfparse-corpus.ts
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { runOrUsage } from '../pf-emulator/cli.ts';
+import type { Os } from '../pf-emulator/grammar.ts';
+import { Store } from '../pf-emulator/store.ts';
+
+export interface ParseCase {
+  name: string;
+  os: Os;
+  anchor?: string;
+  text: string;
+}
+
+/** What pfctl -n answered: its exit status and stderr, progname and file path normalised. */
+export interface ParseAnswer {
+  exit: number;
+  stderr: string;
+}
+
+export type RecordedCase = ParseCase & ParseAnswer;
+
+export const FIXTURE = fileURLToPath(new URL('./fixtures/pfparse-corpus.json', import.meta.url));
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * pfparse from $PFSTEER_PFPARSE, else next to the repository (`../shared/pfreal/pfparse`, or one
+ * level further up for a worktree under /work/wt); undefined when none exists.
+ */
+export function findPfparse(): { path?: string; looked: string[] } {
+  const candidates = [process.env.PFSTEER_PFPARSE, join(REPO, '../shared/pfreal/pfparse'), join(REPO, '../../shared/pfreal/pfparse')].filter((p): p is string => !!p);
+  return { ...(candidates.find((p) => existsSync(p)) ? { path: candidates.find((p) => existsSync(p))! } : {}), looked: candidates };
+}
+
+function normalise(stderr: string, file: string): string {
+  return stderr.replace(/^pfctl-(?:freebsd12|openbsd):/gm, 'pfctl:').replaceAll(file, 'FILE');
+}
+
+function withFile<T>(c: ParseCase, fn: (file: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'pfsteer-pfparse-'));
+  const file = join(dir, 'in.pf');
+  writeFileSync(file, c.text);
+  try {
+    return fn(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function askPfparse(pfparse: string, c: ParseCase): ParseAnswer {
+  return withFile(c, (file) => {
+    const r = spawnSync(pfparse, [c.os, ...(c.anchor === undefined ? [] : ['-a', c.anchor]), file], { encoding: 'utf8' });
+    if (r.status === null) throw new Error(`pfparse ${c.name}: ${r.error?.message ?? r.signal}`);
+    return { exit: r.status, stderr: normalise(r.stderr, file) };
+  });
+}
+
+const stores = new Map<Os, Store>();
+
+/** The emulator's `pfctl -n [-a ANCHOR] -f FILE`, which parses and loads nothing. */
+export function askEmulator(c: ParseCase): ParseAnswer {
+  let store = stores.get(c.os);
+  if (!store) {
+    const dir = mkdtempSync(join(tmpdir(), 'pfsteer-pfparse-emu-'));
+    writeFileSync(join(dir, 'os'), c.os);
+    store = new Store(dir);
+    stores.set(c.os, store);
+  }
+  const s = store;
+  return withFile(c, (file) => {
+    const r = runOrUsage(['-n', ...(c.anchor === undefined ? [] : ['-a', c.anchor]), '-f', file], () => '', s);
+    return { exit: r.code, stderr: normalise(r.stderr, file) };
+  });
+}
+
+const a = (n: number): string => 'a'.repeat(n);
+const LONG_TABLE = 'abcdefghijabcdefghijabcdefghij12';
+const RDR = 'rdr on em0 inet proto tcp from any to 192.0.2.10 port 80 -> 10.0.1.11\n';
+const PASS = 'pass in quick on em0 inet proto tcp from any to 192.0.2.10 port 80 rdr-to 10.0.1.11\n';
+
+function both(name: string, text: string, anchor?: string): ParseCase[] {
+  return (['freebsd', 'openbsd'] as const).map((os) => ({ name: `${name} (${os})`, os, text, ...(anchor === undefined ? {} : { anchor }) }));
+}
+
+/** The issue's facts from real pfctl, and the forms the emulator rejected before it followed them. */
+export function fidelityCases(): ParseCase[] {
+  return [
+    ...both('set limit tables in the main ruleset', 'set limit tables 10000\n'),
+    ...both('set limit tables in an anchor', 'set limit tables 10000\n', 'pfsteer'),
+    ...both('set limit states in an anchor', 'set limit states 10000\n', 'pfsteer'),
+    ...both('a set limit block', 'set limit { states 10, table-entries 400000 }\n'),
+    ...both('a table name of 32 characters', `table <${LONG_TABLE}> persist { 10.0.0.0/8 }\n`, 'pfsteer'),
+    ...both('a table name of 31 characters', `table <${LONG_TABLE.slice(0, 31)}> persist { 10.0.0.0/8 }\n`, 'pfsteer'),
+    ...both('a rule naming a table of 32 characters', `pass in from <${LONG_TABLE}> to any\n`, 'pfsteer'),
+    ...both('an -a path of 63 characters', 'pass in all\n', a(63)),
+    ...both('an -a path of 64 characters', 'pass in all\n', a(64)),
+    ...both('an -a path of 64 characters and a syntax error', 'bogus\n', a(64)),
+    ...both('an -a path p/ + 62', 'pass in all\n', `p/${a(62)}`),
+    ...both('an -a path x/ + 63', 'pass in all\n', `x/${a(63)}`),
+    ...both('an -a path of 70 + /y', 'pass in all\n', `${a(70)}/y`),
+    ...both('an anchor rule of 64 characters', `anchor "${a(64)}"\n`),
+    ...both('an anchor rule x/ + 62', `anchor "x/${a(62)}"\n`),
+    ...both('an anchor rule x/ + 63', `anchor "x/${a(63)}"\n`),
+    ...both('an anchor rule 63/*', `anchor "${a(63)}/*"\n`),
+    ...both('a syntax error before a long anchor rule', `bogus\nanchor "${a(64)}"\nbogus\n`),
+    ...both('an inline anchor a/b', 'anchor "a/b" {\n  pass in all\n}\n'),
+    ...both('an inline anchor without /', 'anchor "a" in on em0 {\n  pass in all\n  block in all\n}\n'),
+    ...both('pass out ... rdr-to', 'pass out on em0 inet proto tcp from any to 192.0.2.10 port 80 rdr-to 10.0.1.11\n'),
+    ...both('match out ... rdr-to', 'match out on em0 inet proto tcp from any to 192.0.2.10 port 80 rdr-to 10.0.1.11\n'),
+    ...both('match in ... rdr-to', 'match in on em0 inet proto tcp from any to 192.0.2.10 port 80 rdr-to 10.0.1.11\n'),
+    ...both('rdr-to <table> source-hash', 'table <pool> { 10.0.1.11 10.0.1.12 }\npass in on em0 inet proto tcp from any to 192.0.2.10 port 80 rdr-to <pool> source-hash\n'),
+    ...both('rdr-to a list random', 'pass in on em0 inet proto tcp from any to 192.0.2.10 port 80 rdr-to { 10.0.1.11 10.0.1.12 } random\n'),
+    ...both('rdr-to without a direction', 'pass on em0 inet proto tcp from any to 192.0.2.10 port 80 rdr-to 10.0.1.11\n'),
+    ...both('block ... rdr-to', 'block in on em0 inet proto tcp from any to 192.0.2.10 port 80 rdr-to 10.0.1.11\n'),
+    ...both('rdr-to twice', 'pass in on em0 inet proto tcp from any to 192.0.2.10 port 80 rdr-to 10.0.1.11 rdr-to 10.0.1.12\n'),
+    ...both('rdr-to of the other family', 'pass in quick on em0 inet6 proto tcp from any to 2001:db8::1 port 80 rdr-to 10.0.1.11\n'),
+    ...both('a /33 table entry', 'table <t> persist { 10.0.0.0/8 10.1.0.0/33 }\n', 'pfsteer'),
+    ...both('a /129 table entry', 'table <t> persist { 2001:db8::/129 }\n', 'pfsteer'),
+    ...both('a table entry with host bits', 'table <t> persist { 10.1.2.3/16 }\n', 'pfsteer'),
+    ...both('a table entry that is no address', 'table <t> { foo }\n', 'pfsteer'),
+    ...both('a table option pf does not know', 'table <t> bogus { 10.0.0.0/8 }\n', 'pfsteer'),
+    ...both('table flags and commas', 'table <t> const persist counters { 10.0.0.0/8, 10.1.0.0/16 }\n', 'pfsteer'),
+    ...both('a table on several lines', 'table <t> {\n 10.0.0.0/8\n !10.1.0.0/16 \\\n 2001:db8::/32 }\n', 'pfsteer'),
+    ...both('an empty table', 'table <t> persist {}\ntable <u> persist\n', 'pfsteer'),
+    ...both('a table name with punctuation', 'table <lb-1.a_b:c> persist { 10.0.0.0/8 }\n', 'pfsteer'),
+    ...both('a table name with a comma', 'table <a,b> persist { 10.0.0.0/8 }\n', 'pfsteer'),
+    ...both('rdr', RDR),
+    ...both('pass in quick ... rdr-to', PASS),
+    ...both('rdr with source-hash to a table', 'table <pool> { 10.0.1.11 10.0.1.12 }\nrdr on em0 inet proto tcp from any to 192.0.2.10 port 80 -> <pool> source-hash\n'),
+    ...both('rdr with random to a list', '\n\nrdr on em0 inet proto tcp from any to 192.0.2.10 port 80 -> { 10.0.1.11 10.0.1.12 } random\n'),
+    ...both('an rdr-anchor port list', 'rdr-anchor "pfsteer/*" on em0 inet proto tcp from any to any port { 80 443 }\n'),
+    ...both('an rdr-anchor port operator', 'rdr-anchor "pfsteer/*" on em0 inet proto tcp from any to any port > 1024\n'),
+    ...both('rdr-anchor and anchor hooks', 'rdr-anchor "pfsteer"\nanchor "pfsteer"\n'),
+    ...both('rdr in an inline anchor', 'anchor "inline" {\n  rdr on em0 inet proto tcp from any to 192.0.2.10 port 80 -> 10.0.1.11\n}\n'),
+    ...both('an unknown keyword', 'table <t> { 10.0.0.0/8 }\nredirect on em0 from any to any -> 10.0.1.11\n'),
+    ...both('a port out of range', 'rdr on em0 inet proto tcp from any to 192.0.2.10 port 70000 -> 10.0.1.11\n'),
+    ...both('an rdr family mismatch', 'rdr on em0 inet proto tcp from any to 2001:db8::10 port 443 -> 10.0.1.11\n', 'pfsteer'),
+    ...both('an rdr target of the other family', 'rdr on em0 inet6 proto tcp from any to 2001:db8::10 port 443 -> 10.0.1.11\n', 'pfsteer'),
+    ...both('two syntax errors', 'bogus one\npass in all\nbogus two\n'),
+    ...both('an unterminated quote', 'anchor "pfsteer\n'),
+    ...both('two bad lines in a row', 'bogus\nbogus\npass in all\nbogus\n'),
+    ...both('a bad line inside an inline anchor', 'anchor "x" {\n  bogus\n  pass in all\n}\npass in all\n'),
+    ...both('options after rules', 'pass in all\nset limit states 10\n'),
+    ...both('translation after filtering', 'pass in all\nrdr-anchor "x"\n'),
+    ...both('a table after rules', 'pass in all\ntable <t> { 10.0.0.0/8 }\n'),
+    ...both('an unknown limit', 'set limit bogus 10\n'),
+    ...both('interfaces as hosts', 'pass in on em0 inet proto tcp from any to em0 port 80\n'),
+    ...both('named ports', 'pass in on em0 inet proto tcp from any to 192.0.2.1 port { http https }\n'),
+    ...both('an unknown port name', 'pass in on em0 inet proto tcp from any to 192.0.2.1 port nosuch\n'),
+    ...both('a /33 in a rule with a port list', 'pass in on em0 inet proto tcp from any to 10.9.0.0/33 port { 80 443 }\n'),
+    ...both('rdr-to over a port list to the other family', 'pass in on em0 inet6 proto tcp from any to 2001:db8::1 port { 80 443 } rdr-to 10.0.1.11\n'),
+    ...both('block without direction over a port list with rdr-to', 'block on em0 inet proto tcp from any to 192.0.2.10 port { 80 443 } rdr-to 10.0.1.11\n'),
+    ...both('rdr without a target', 'rdr on em0 inet proto tcp from any to 192.0.2.1 port 80\n'),
+    ...both('anchor without a name or rules', 'anchor\n'),
+    ...both('an inline block opened on the next line', 'anchor "x"\n{\npass in all\n}\n'),
+    ...both('an inline block on one line', 'anchor "x" { pass in all }\n'),
+    ...both('an inline block closed on a rule line', 'anchor "x" {\npass in all }\n'),
+    ...both('an address range in a table', 'table <t> { 10.0.0.1 - 10.0.0.5 }\n'),
+  ];
+}
+
+const IFACES = ['em0', 'em1', 'igb0', 'vtnet0', 'ix0'];
+
+/** Ways one rule or table of a rendered anchor can be broken. */
+const BREAKS = ['none', 'none', 'none', 'prefix33', 'port', 'family', 'longname', 'nodest', 'badname'] as const;
+
+/** Random anchors of the layout: per host a persist table of prefixes and its rules, as each dialect writes them. */
+export function layoutCases(count: number, seed: number): ParseCase[] {
+  const v4 = fc.tuple(fc.integer({ min: 1, max: 223 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 16, max: 24 })).map(([x, y, p]) => `${x}.${y}.0.0/${p}`);
+  const v6 = fc.integer({ min: 0, max: 0xffff }).map((w) => `2001:db8:${w.toString(16)}::/48`);
+  const host = fc.record({
+    name: fc.stringMatching(/^[a-z][a-z0-9_-]{0,12}$/),
+    inet: fc.array(v4, { minLength: 0, maxLength: 6 }),
+    inet6: fc.array(v6, { minLength: 0, maxLength: 3 }),
+    last: fc.integer({ min: 1, max: 254 }),
+  });
+  const service = fc.record({
+    iface: fc.constantFrom(...IFACES),
+    external: fc.constantFrom('192.0.2.10', '<ext>', '{ 192.0.2.10 192.0.2.11 }'),
+    ports: fc.uniqueArray(fc.constantFrom(80, 443, 8080, 25, 993), { minLength: 1, maxLength: 3 }),
+    targetPort: fc.option(fc.constantFrom(8080, 8443), { nil: undefined }),
+    six: fc.boolean(),
+  });
+  const arb = fc.record({
+    os: fc.constantFrom<Os>('freebsd', 'openbsd'),
+    hosts: fc.uniqueArray(host, { minLength: 1, maxLength: 6, selector: (h) => h.name }),
+    services: fc.array(service, { minLength: 1, maxLength: 3 }),
+    breaks: fc.constantFrom(...BREAKS),
+    at: fc.nat(),
+  });
+  return fc.sample(arb, { numRuns: count, seed }).map((g, i) => {
+    const lines: string[] = [];
+    g.hosts.forEach((h, n) => {
+      for (const family of ['4', '6'] as const) {
+        const prefixes = family === '4' ? h.inet : h.inet6;
+        lines.push(`table <pfs_${h.name}_${family}> persist { ${[...new Set(prefixes)].join(' ')} }`);
+      }
+      g.services.forEach((s) => {
+        for (const family of s.six ? (['4', '6'] as const) : (['4'] as const)) {
+          const af = family === '4' ? 'inet' : 'inet6';
+          const ext = family === '4' ? s.external : s.external.replaceAll('192.0.2.', '2001:db8::');
+          const target = family === '4' ? `10.0.${n}.${h.last}` : `2001:db8:1::${h.last.toString(16)}`;
+          const port = s.ports.length === 1 ? String(s.ports[0]) : `{ ${s.ports.join(' ')} }`;
+          const to = `${target}${s.targetPort === undefined ? '' : ` port ${s.targetPort}`}`;
+          const from = `<pfs_${h.name}_${family}>`;
+          lines.push(
+            g.os === 'freebsd'
+              ? `rdr on ${s.iface} ${af} proto tcp from ${from} to ${ext} port ${port} -> ${to}`
+              : `pass in quick on ${s.iface} ${af} proto tcp from ${from} to ${ext} port ${port} rdr-to ${to}`,
+          );
+        }
+      });
+    });
+    const k = g.at % lines.length;
+    const line = lines[k]!;
+    const broken: Record<(typeof BREAKS)[number], () => string> = {
+      none: () => line,
+      prefix33: () => (line.startsWith('table') ? line.replace(/\{ /, '{ 10.9.0.0/33 ') : line.replace(/ to /, ' to 10.9.0.0/33 port 1 to ')),
+      port: () => line.replace(/port (\d+|\{)/, 'port 70000 $1'),
+      family: () => line.replace(/(->|rdr-to) 10\.0\.\d+\.\d+/, '$1 2001:db8::99').replace(/(->|rdr-to) 2001:db8:1::[0-9a-f]+/, '$1 10.9.9.9'),
+      longname: () => line.replace(/<pfs_([^>]+)>/, `<pfs_$1_${'x'.repeat(30)}>`),
+      nodest: () => line.replace(/ (->|rdr-to) .*$/, ''),
+      badname: () => line.replace(/<pfs_([^>]+)>/, '<pfs,$1>'),
+    };
+    lines[k] = broken[g.breaks]();
+    return { name: `layout ${i} (${g.os}, ${g.hosts.length} hosts, ${g.breaks})`, os: g.os, anchor: 'pfsteer', text: `${lines.join('\n')}\n` };
+  });
+}
+
+/** Every case the corpus holds: the fidelity points and a fixed sample of layouts. */
+export function corpusCases(): ParseCase[] {
+  return [...fidelityCases(), ...layoutCases(120, 13)];
+}
+
+if (import.meta.main) {
+  const { path, looked } = findPfparse();
+  if (!path) throw new Error(`pfparse not found (looked at ${looked.join(', ')}); set PFSTEER_PFPARSE`);
+  const recorded: RecordedCase[] = corpusCases().map((c) => ({ ...c, ...askPfparse(path, c) }));
+  writeFileSync(FIXTURE, `${JSON.stringify(recorded, null, 1)}\n`);
+  console.log(`recorded ${recorded.length} answers of ${path} into ${FIXTURE}`);
+}
