@@ -20,6 +20,7 @@ import { callControl } from '../src/daemon/control-client.ts';
 import { Backend } from '../examples/demo/backends.ts';
 import { DaemonProcess } from '../examples/demo/daemon-process.ts';
 import { ownersInPf } from '../examples/demo/moves.ts';
+import { DEFAULTS } from '../src/config/defaults.ts';
 import { PFCTL_EMULATOR, PfEmulator } from '../test/pf-emulator/emulator.ts';
 
 const quick = process.argv.includes('--quick');
@@ -109,7 +110,7 @@ interface ReactionRun {
   reactionMs: number;
 }
 
-/** The emulated pf's view: stop -> every moved anchor loaded, read from the anchors' `loadedAt`. */
+/** The emulated pf's view: stop -> every moved bucket routed to its new host, seen by routing one client per bucket. */
 async function watchPf(emulator: PfEmulator, victim: string, stopped: number, callsBefore: number, moving: number[]): Promise<Omit<ReactionRun, 'host'>> {
   const hostOf = new Map(['lb1', 'lb2', 'lb3'].map((n, i) => [`10.1.${i}.11`, n]));
   let seen = '';
@@ -119,12 +120,13 @@ async function watchPf(emulator: PfEmulator, victim: string, stopped: number, ca
     const stamp = emulator.store.stamp();
     if (stamp !== seen) {
       seen = stamp;
-      const memory = emulator.memory();
-      const now = ownersInPf(memory, 'pfsteer', REACTION_BUCKETS, hostOf);
+      const now = ownersInPf(emulator, { ...DEFAULTS.buckets, count: REACTION_BUCKETS }, '192.0.2.10', hostOf);
       if (moving.every((b) => now[b] !== undefined && now[b] !== victim)) {
-        const loadedAt = moving.map((b) => memory.anchors[`pfsteer/b${String(b).padStart(4, '0')}`]!.loadedAt);
-        const firstCall = emulator.calls().slice(callsBefore).find((c) => c.argv.includes('-f'))!;
-        return { buckets: moving.length, firstCallMs: firstCall.at - stopped, firstLoadedMs: Math.min(...loadedAt) - stopped, reactionMs: Math.max(...loadedAt) - stopped };
+        const seenAt = Date.now();
+        // Table commands after the stop; the first add puts the first moved buckets in place.
+        const writes = emulator.calls().slice(callsBefore).filter((c) => c.argv.includes('-f') || c.argv.includes('flush'));
+        const firstCall = writes[0]!;
+        return { buckets: moving.length, firstCallMs: firstCall.at - stopped, firstLoadedMs: (writes[1] ?? firstCall).at - stopped, reactionMs: seenAt - stopped };
       }
     }
     if (Date.now() > stopped + 30_000) throw new Error(`${victim}'s buckets did not move within 30 s`);
@@ -153,7 +155,7 @@ async function benchReaction(driver: 'pf' | 'memory'): Promise<ReactionRun[]> {
   const emulator = driver === 'pf' ? new PfEmulator('freebsd', join(dir, 'pf')) : undefined;
   try {
     for (const b of backends) await b.start();
-    emulator?.loadMain('table <haproxy-ext-std> { 192.0.2.10 }\nrdr-anchor "pfsteer/*"\n');
+    emulator?.loadMain('table <haproxy-ext-std> { 192.0.2.10 }\nrdr-anchor "pfsteer"\n');
     const configFile = join(dir, 'pfsteer.yaml');
     const socket = join(dir, 'control.sock');
     await writeFile(configFile, configYaml(dir, REACTION_BUCKETS, driver, hostsYaml(names, (i) => backends[i]!.port)));

@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { DEFAULTS } from '../../src/config/defaults.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { buildMapper } from '../../src/daemon/daemon.ts';
 import { callControl } from '../../src/daemon/control-client.ts';
@@ -89,7 +90,8 @@ function sameCounts(a: Record<string, number>, b: Record<string, number>): boole
 function pfOwners(scene: Scene): Owners | undefined {
   if (!scene.emulator) return undefined;
   const hostOf = new Map(HOSTS.map((h, i) => [`10.0.1.${11 + i}`, h]));
-  return ownersInPf(scene.emulator.memory(), 'pfsteer', BUCKETS, hostOf);
+  // The demo's config sets only the bucket count; the service's external address is in MAIN_RULESET.
+  return ownersInPf(scene.emulator, { ...DEFAULTS.buckets, count: BUCKETS }, '192.0.2.10', hostOf);
 }
 
 /** Why the daemon moved `host`'s buckets, in its own log's words. */
@@ -188,7 +190,7 @@ async function main(): Promise<number> {
     `Summary (driver ${scene.driver}${scene.driver === 'pf' ? ', the real pf driver against the pf emulator' : ''}; ${BUCKETS} buckets; moved = buckets whose owner changed${scene.emulator ? ' in the emulated pf' : ' (anchors loaded)'}):`,
     ...rows.map((r) => `  event: ${r.event}: moved ${r.moved}, minimum ${r.minimum}, between other hosts ${r.collateral}, settled in ${(r.ms / 1000).toFixed(1)} s; why: ${r.why}`),
     rows.every((r) => r.moved === r.minimum && r.collateral === 0)
-      ? `Every event moved exactly the minimum: only the buckets of the host that left or came back (${loads} anchor loads in all, ${BUCKETS} of them at start).`
+      ? `Every event moved exactly the minimum: only the buckets of the host that left or came back (${loads} bucket loads in all, ${BUCKETS} of them at start).`
       : 'Some event moved more than the minimum: see the rows above.',
     `Daemon pid ${daemon.pid} stopped with SIGTERM (exit ${String(exit)}); backends stopped; ${dir} ${existsSync(dir) ? 'NOT removed' : 'removed'}.`,
     scene.emulator ? `No real pf was touched: all ${pfCalls} pfctl calls went to the emulator.` : 'No real pf was touched: driver memory keeps the anchors in the daemon.',

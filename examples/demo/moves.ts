@@ -2,16 +2,24 @@
  * What moved, and the least that had to: pure functions over bucket owners. Owners come from
  * what the (emulated) filter holds when there is one, from the daemon's status otherwise.
  */
-import type { PfMemory } from '../../test/pf-emulator/store.ts';
+import { bucketTables, buildPartition, type PartitionSpec } from '../../src/buckets/partition.ts';
+import { parseAddress } from '../../src/net/address.ts';
+import type { PfEmulator } from '../../test/pf-emulator/emulator.ts';
 
 export type Owners = ReadonlyArray<string | undefined>;
 
-/** Bucket owners as pf holds them: each anchor's rdr target address, mapped back to its host. */
-export function ownersInPf(memory: PfMemory, anchor: string, buckets: number, hostOf: ReadonlyMap<string, string>): Array<string | undefined> {
-  return Array.from({ length: buckets }, (_, bucket) => {
-    const source = memory.anchors[`${anchor}/b${String(bucket).padStart(4, '0')}`]?.source;
-    const target = source ? /->\s*(\S+)/.exec(source)?.[1] : undefined;
-    return target === undefined ? undefined : hostOf.get(target);
+/**
+ * Bucket owners as pf routes them: one client of each bucket (its first IPv4 prefix) sent to
+ * `destination`, the rdr target mapped back to its host; undefined when not steered.
+ */
+export function ownersInPf(emulator: PfEmulator, spec: PartitionSpec, destination: string, hostOf: ReadonlyMap<string, string>): Array<string | undefined> {
+  const firsts = bucketTables(buildPartition(spec)).map((t) => t.inet[0]);
+  const answers = emulator.routeMany(firsts.flatMap((c) => (c ? [{ source: c.address, destination: parseAddress(destination)!, port: 443, interface: 'em0' }] : [])));
+  let at = 0;
+  return firsts.map((c) => {
+    if (!c) return undefined;
+    const answer = answers[at++]!;
+    return answer.anchor === null ? undefined : hostOf.get(answer.address);
   });
 }
 

@@ -15,7 +15,7 @@ export const BUCKETS = 64;
 
 /** pf.conf of the emulated firewall: the table the service names and pfsteer's anchor point. */
 const MAIN_RULESET = `table <haproxy-ext-std> { 192.0.2.10 }
-rdr-anchor "pfsteer/*"
+rdr-anchor "pfsteer"
 `;
 
 export interface Scene {

@@ -20,6 +20,7 @@ import { probeCommand } from './probe.ts';
 import { daemonRunCommand } from './run.ts';
 import { statusCommand } from './status.ts';
 import { drainCommand, undrainCommand } from './drain.ts';
+import { flushCommand } from './flush.ts';
 import { importHfmCommand } from './import-hfm.ts';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -46,6 +47,7 @@ Exit codes:
   program.addCommand(inspectCommand());
   program.addCommand(probeCommand());
   program.addCommand(simulateCommand());
+  program.addCommand(flushCommand());
   program.addCommand(importHfmCommand());
   program.command('version').description('print the version').action(() => {
     process.stdout.write(`${pkg.version}\n`);

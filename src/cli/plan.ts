@@ -1,4 +1,4 @@
-/** `pfsteer plan`: the anchors pfsteer would load for a healthy set, without touching pf. */
+/** `pfsteer plan`: the anchor pfsteer would load for a healthy set, without touching pf. */
 import { Command } from 'commander';
 import { buildPartition, bucketTables } from '../buckets/partition.ts';
 import { loadConfig } from '../config/load.ts';
@@ -10,7 +10,7 @@ import type { BucketAssignment } from '../drivers/driver.ts';
 import { UsageError } from '../errors.ts';
 import type { Config } from '../config/model.ts';
 import { statesWithDown } from './down-option.ts';
-import { anchorName, mainRulesetSnippet, renderAnchor } from '../pf/render.ts';
+import { mainRulesetSnippet, renderAnchor } from '../pf/render.ts';
 
 interface PlanOptions {
   config: string;
@@ -22,13 +22,12 @@ interface PlanOptions {
 
 interface Change {
   bucket: number;
-  anchor: string;
   /** What the filter holds: a host, null for an empty bucket, "missing" or "unreadable". */
   from: string | null;
   to: string | null;
 }
 
-/** The buckets whose anchors differ from what the filter holds, read with the configured driver. */
+/** The buckets that differ from what the filter holds, read with the configured driver. */
 async function diffAgainstFilter(config: Config, wanted: BucketAssignment[]): Promise<Change[]> {
   if (config.driver === 'memory') throw new UsageError('--diff reads the filter, and driver memory holds nothing outside a daemon');
   const driver = createDriver(config);
@@ -42,7 +41,7 @@ async function diffAgainstFilter(config: Config, wanted: BucketAssignment[]): Pr
       .map((a) => {
         const o = observed.get(a.bucket);
         const from = o?.assignment && o.problems.length === 0 ? o.assignment.host : o?.problems.some((p) => p.includes('missing')) ? 'missing' : 'unreadable';
-        return { bucket: a.bucket, anchor: anchorName(config, a.bucket), from, to: a.host };
+        return { bucket: a.bucket, from, to: a.host };
       });
   } finally {
     await driver.close();
@@ -59,11 +58,8 @@ async function run(options: PlanOptions): Promise<void> {
   const eligible = eligibleHosts(config, states, new Set());
   const owners = eligible.length > 0 ? buildMapper(config).owners(new Set(eligible)) : new Array<null>(config.buckets.count).fill(null);
   const tables = bucketTables(buildPartition(config.buckets));
-  const anchors: Record<string, string> = {};
   const wanted = assignmentsFor(config, owners);
-  for (const assignment of wanted) {
-    anchors[anchorName(config, assignment.bucket)] = renderAnchor(config, tables[assignment.bucket]!, assignment);
-  }
+  const anchors: Record<string, string> = { [config.pf.anchor]: renderAnchor(config, tables, owners) };
   const diff = options.diff ? await diffAgainstFilter(config, wanted) : undefined;
   if (options.json) {
     process.stdout.write(`${JSON.stringify({ anchors, ...(diff ? { diff } : {}) })}\n`);
@@ -71,22 +67,21 @@ async function run(options: PlanOptions): Promise<void> {
   }
   if (diff) {
     const label = (h: string | null): string => h ?? '(empty)';
-    process.stdout.write(diff.length === 0 ? '# the filter holds exactly this plan: nothing to load\n' : `# ${diff.length} of ${wanted.length} anchors differ from what the filter holds:\n`);
-    for (const c of diff) process.stdout.write(`#   ${c.anchor}: ${label(c.from)} -> ${label(c.to)}\n`);
-    for (const c of diff) process.stdout.write(`# --- pfctl -a ${c.anchor} -f -\n${anchors[c.anchor]}`);
-    return;
+    process.stdout.write(diff.length === 0 ? '# the filter holds exactly this plan: nothing to load\n' : `# ${diff.length} of ${wanted.length} buckets differ from what the filter holds:\n`);
+    for (const c of diff) process.stdout.write(`#   bucket ${c.bucket}: ${label(c.from)} -> ${label(c.to)}\n`);
+    if (diff.length === 0) return;
   }
   for (const [name, text] of Object.entries(anchors)) process.stdout.write(`# --- pfctl -a ${name} -f -\n${text}`);
 }
 
 export function planCommand(): Command {
   return new Command('plan')
-    .description('print the bucket anchors pfsteer would load for a set of healthy hosts (pf is not touched)')
+    .description('print the anchor (per-host source tables and rules) pfsteer would load for a set of healthy hosts (pf is not touched)')
     .requiredOption('-c, --config <file>', 'configuration file')
     .option('--down <hosts>', 'hosts to treat as down, comma separated')
     .option('--json', 'print {"anchors": {"<anchor>": "<text>"}}')
     .option('--main', 'print only the line(s) to add once to pf.conf, and where')
-    .option('--diff', 'read the filter with the configured driver and show only the anchors that differ (JSON: "diff")')
+    .option('--diff', 'read the filter with the configured driver and list the buckets that differ (JSON: "diff")')
     .addHelpText('after', '\nExamples:\n  pfsteer plan -c /usr/local/etc/pfsteer.yaml --down lb2 | less\n  pfsteer plan -c /usr/local/etc/pfsteer.yaml --diff    # what a daemon would load now')
     .action((options: PlanOptions) => run(options));
 }

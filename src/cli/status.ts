@@ -36,6 +36,10 @@ interface Status {
   pendingRetries: number;
   driftRepairs: number;
   lastError: { at: string; message: string } | null;
+  /** Whether the filter holds the desired mapping, and since when. */
+  filter?: { state: 'in-sync' | 'pending' | 'retrying'; since: string };
+  /** The main ruleset's hook (pf); null before the first look or for drivers without one. */
+  hook?: { ok: boolean; message: string } | null;
 }
 
 function waitText(wait: HostStatus['wait']): string {
@@ -71,6 +75,8 @@ function render(status: Status): string {
   lines.push(status.lastApply ? `last apply ${status.lastApply.at}: ${status.lastApply.loaded} loaded, ${status.lastApply.failed} failed (${status.lastApply.moves})` : 'nothing applied since start');
   lines.push(`loads ${status.loads}, pending retries ${status.pendingRetries}, drift repairs ${status.driftRepairs}`);
   if (status.lastError) lines.push(`last error ${status.lastError.at}: ${status.lastError.message}`);
+  if (status.filter) lines.push(status.filter.state === 'in-sync' ? `filter in sync with the mapping since ${status.filter.since}` : `filter ${status.filter.state} since ${status.filter.since}: it does not hold the desired mapping yet`);
+  if (status.hook && !status.hook.ok) lines.push(`PF.CONF HOOK MISSING: ${status.hook.message}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -132,7 +138,7 @@ async function compare(status: Status, source: string, json: boolean): Promise<v
 
 export function statusCommand(): Command {
   return new Command('status')
-    .description('show hosts, their checks, drains and buckets, the mapping digest, the last apply, pending retries and errors of the running daemon')
+    .description('show hosts, their checks, drains and buckets, the mapping digest, whether the filter is in sync (and since when), the pf.conf hook, the last apply, pending retries and errors of the running daemon')
     .option('-c, --config <file>', 'the daemon\'s config file (to find its control socket)')
     .option('--socket <path>', 'the control socket, instead of -c')
     .option('--json', 'print the status (or, with --compare, the comparison) as JSON')

@@ -24,7 +24,7 @@ export interface CheckTiming {
 }
 
 export interface BucketsConfig {
-  /** B: a power of two in 16..4096. */
+  /** B: a power of two in 16..65536 (nft: up to 4096). */
   count: number;
   /** Seed of the source partition hash and of the mapping; pinned so both firewalls agree. */
   seed: number;
@@ -35,7 +35,7 @@ export interface BucketsConfig {
 }
 
 export interface PfConfig {
-  /** Parent anchor; buckets live at `<anchor>/bNNNN`. */
+  /** pfsteer's anchor: per-host source tables and their rules. */
   anchor: string;
   dialect: Dialect;
   /** Path of pfctl. */
@@ -44,9 +44,9 @@ export interface PfConfig {
   commandPrefix: string[];
   /** Deadline of one pfctl call. */
   timeout: number;
-  /** How many anchors load at once. */
+  /** How many pfctl calls run at once. */
   concurrency: number;
-  /** pf limits the layout must fit: `set limit table-entries` and `set limit tables`. */
+  /** pf limits the layout must fit: `set limit table-entries`, and `set limit tables` (OpenBSD only). */
   tableEntriesLimit: number;
   tablesLimit: number;
 }

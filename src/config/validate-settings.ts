@@ -75,10 +75,11 @@ export function readBuckets(r: Reader, section: Section | undefined): BucketsCon
 }
 
 function readBucketCount(r: Reader, field: Field): number | undefined {
-  const count = r.integer(field.value, field.path, 16, 4096, field.key);
+  // pf's bound (the driver's own limits are checked in validate-limits.ts).
+  const count = r.integer(field.value, field.path, 16, 65536, field.key);
   if (count === undefined) return undefined;
   if ((count & (count - 1)) !== 0) {
-    r.report('not-power-of-two', `expected \`${field.path}\` to be a power of two (16, 32, ..., 4096), got ${count}`, field.value);
+    r.report('not-power-of-two', `expected \`${field.path}\` to be a power of two (16, 32, ..., 65536), got ${count}`, field.value);
     return undefined;
   }
   return count;

@@ -117,6 +117,7 @@ export class Daemon {
       this.#logger.error({ err: error }, 'cannot read the filter at start; every bucket will be loaded');
       this.metrics.driverErrors.inc({ operation: 'observe' });
     }
+    await this.#reconciler.checkHook();
     this.#health.onTransition((transition) => this.#onTransition(transition));
     this.#health.start();
     this.#control = await ControlServer.listen(config.control.socket, config.control.mode, config.control.group, {
@@ -365,6 +366,8 @@ export class Daemon {
       loads: this.#reconciler.loads,
       pendingRetries: this.#reconciler.pendingRetries,
       driftRepairs: this.#reconciler.driftRepairs,
+      filter: { state: this.#reconciler.sync.state, since: new Date(this.#reconciler.sync.since).toISOString() },
+      hook: this.#reconciler.hook ?? null,
       lastError: this.#reconciler.lastError ? { ...this.#reconciler.lastError, at: new Date(this.#reconciler.lastError.at).toISOString() } : null,
     };
   }

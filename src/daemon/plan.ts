@@ -26,6 +26,8 @@ export interface Move {
 export interface Plan {
   /** Hosts the mapping may use: not down and not drained. Unknown hosts keep their buckets. */
   eligible: string[];
+  /** Every bucket as it should be, in bucket order. */
+  desired: BucketAssignment[];
   /** Buckets to load, in bucket order. */
   changes: BucketAssignment[];
   moves: Move[];
@@ -54,6 +56,7 @@ export function plan(input: PlanInput): Plan {
   const changes = desired.filter((assignment) => !sameAssignment(applied.get(assignment.bucket), assignment));
   return {
     eligible,
+    desired,
     changes,
     moves: changes.map((c) => ({ bucket: c.bucket, from: applied.get(c.bucket)?.host, to: c.host })),
     ...(eligible.length === 0 ? { allDown: config.policy.allDown } : {}),

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/model.ts';
-import type { BucketAssignment, Driver } from '../drivers/driver.ts';
+import type { BucketAssignment, Driver, HookCheck } from '../drivers/driver.ts';
 import type { HostState } from '../health/types.ts';
 import type { Mapper } from '../mapping/types.ts';
 import { sameAssignment } from '../drivers/assignments.ts';
@@ -34,6 +34,13 @@ export interface ApplyRecord {
   ms: number;
 }
 
+/** Whether the filter holds the desired mapping: what `status` shows and scripts wait on. */
+export interface SyncState {
+  state: 'in-sync' | 'pending' | 'retrying';
+  /** When it entered this state (ms since the epoch). */
+  since: number;
+}
+
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;
 
@@ -55,6 +62,9 @@ export class Reconciler {
   lastError: { at: number; message: string } | undefined;
   loads = 0;
   driftRepairs = 0;
+  sync: SyncState = { state: 'pending', since: Date.now() };
+  /** The last look at the main ruleset's hook; undefined before the first or for drivers without one. */
+  hook: HookCheck | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.#options = options;
@@ -148,13 +158,21 @@ export class Reconciler {
     return plan({ config, mapper, states: this.#options.states(), drained: this.#options.drained(), applied: this.#applied });
   }
 
+  #setSync(state: SyncState['state']): void {
+    if (this.sync.state !== state) this.sync = { state, since: Date.now() };
+  }
+
   async #pass(): Promise<void> {
     if (this.#closed) return;
     const { logger, metrics } = this.#options;
     const planned = this.#plan();
-    if (planned.changes.length === 0) return;
+    if (planned.changes.length === 0) {
+      if (this.#pendingRetries === 0) this.#setSync('in-sync');
+      return;
+    }
+    if (this.sync.state === 'in-sync') this.#setSync('pending');
     const started = performance.now();
-    const results = await this.#setup.driver.apply(planned.changes);
+    const results = await this.#setup.driver.apply(planned.changes, { desired: planned.desired });
     let failed = 0;
     results.forEach((result, i) => {
       const change = planned.changes[i]!;
@@ -178,8 +196,25 @@ export class Reconciler {
     this.#updateBucketGauge();
     this.#pendingRetries = failed;
     metrics.pendingRetries.set(failed);
+    this.#setSync(failed > 0 ? 'retrying' : 'in-sync');
     if (failed > 0) this.#retryLater();
     else this.#retryDelay = RETRY_FIRST_MS;
+  }
+
+  /** Looks at the main ruleset's hook; says so loudly when it changes to missing. */
+  async checkHook(): Promise<void> {
+    const check = this.#setup.driver.checkHook;
+    if (!check) return;
+    let hook: HookCheck;
+    try {
+      hook = await check.call(this.#setup.driver);
+    } catch (error) {
+      this.#recordError('hook', error);
+      return;
+    }
+    if (!hook.ok && hook.message !== this.hook?.message) this.#options.logger.error({ hook: hook.message }, `pf.conf hook missing: ${hook.message}`);
+    if (hook.ok && this.hook && !this.hook.ok) this.#options.logger.info('pf.conf hook found');
+    this.hook = hook;
   }
 
   #retryLater(): void {
@@ -197,14 +232,20 @@ export class Reconciler {
   async repairDrift(): Promise<number> {
     if (this.#closed) return 0;
     let observed;
+    const driver = this.#setup.driver;
     try {
-      observed = await this.#setup.driver.observe({ tables: false });
+      observed = await driver.observe();
     } catch (error) {
-      this.#recordError('observe', error);
+      // A reload replaced (and closed) the driver meanwhile: its reading, or its cancellation, is stale.
+      if (driver === this.#setup.driver) this.#recordError('observe', error);
       return 0;
     }
+    if (driver !== this.#setup.driver) return 0;
+    await this.checkHook();
     let drifted = 0;
     const seen = new Set<number>();
+    // One line per pass, not per bucket: a flushed anchor drifts every bucket at once.
+    const examples: object[] = [];
     for (const bucket of observed) {
       seen.add(bucket.bucket);
       const known = this.#applied.get(bucket.bucket);
@@ -212,17 +253,19 @@ export class Reconciler {
       if (known && (!clean || !sameAssignment(known, bucket.assignment))) {
         drifted++;
         this.#applied.delete(bucket.bucket);
-        this.#options.logger.warn({ bucket: bucket.bucket, problems: bucket.problems, expected: known.host, found: bucket.assignment?.host }, 'drift: bucket changed behind pfsteer');
+        if (examples.length < 5) examples.push({ bucket: bucket.bucket, problems: bucket.problems, expected: known.host, found: bucket.assignment?.host });
       }
     }
     for (const bucket of [...this.#applied.keys()]) {
       if (!seen.has(bucket)) {
         drifted++;
         this.#applied.delete(bucket);
-        this.#options.logger.warn({ bucket }, 'drift: bucket missing from the filter');
+        if (examples.length < 5) examples.push({ bucket, problems: ['missing from the filter'] });
       }
     }
     if (drifted > 0) {
+      this.#options.logger.warn({ drifted, examples }, `drift: ${drifted} bucket(s) changed behind pfsteer; repairing`);
+      this.#setSync('pending');
       this.driftRepairs += drifted;
       this.#options.metrics.driftRepairs.inc(drifted);
       await this.run();

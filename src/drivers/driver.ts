@@ -3,8 +3,9 @@
  * `plan` and `inspect` speak only this; `pf`, `nft` and `memory` implement it.
  *
  * The unit is a bucket: every bucket has at most one owning host, and a driver turns that into
- * its own form (a pf anchor, an nft map element). Applying one bucket is atomic: afterwards pf
- * holds either the old or the new form of that bucket, never a mix.
+ * its own form (the prefixes in a host's pf table, an nft map element). Applying never leaves a
+ * bucket half-routed: while it moves, its clients go to its old or its new owner, and a failed
+ * bucket is reported so the caller retries it.
  */
 import type { IpAddress } from '../net/address.ts';
 
@@ -29,16 +30,19 @@ export interface ObservedBucket {
   assignment?: BucketAssignment;
   /** Everything that differs from what this layout would render, by name; empty when clean. */
   problems: string[];
-  /** Rule counters summed over the bucket, where the filter keeps them (pf). */
-  counters?: { evaluations: number; packets: number; bytes: number; states: number };
 }
 
-export interface ObserveOptions {
-  /**
-   * Also read table contents (default true). Periodic drift checks skip them: tables are
-   * constant and reading them triples the calls.
-   */
-  tables?: boolean;
+/** What the caller knows beyond the changes, for drivers whose unit of loading is larger than a bucket. */
+export interface ApplyContext {
+  /** The whole desired mapping, every bucket in order (the changes are among them). */
+  desired: readonly BucketAssignment[];
+}
+
+/** Whether the main ruleset hands traffic to pfsteer. */
+export interface HookCheck {
+  ok: boolean;
+  /** What is wrong and what to add where; empty when ok. */
+  message: string;
 }
 
 export interface ApplyResult {
@@ -50,11 +54,15 @@ export interface ApplyResult {
 export interface Driver {
   readonly kind: 'pf' | 'nft' | 'memory';
   /** Read every bucket the filter holds under pfsteer's name. */
-  observe(options?: ObserveOptions): Promise<ObservedBucket[]>;
+  observe(): Promise<ObservedBucket[]>;
   /** Refuses, before anything is loaded, a layout the filter's limits cannot hold. */
   prepare?(): Promise<void>;
-  /** Load each assignment atomically per bucket; one result per assignment, in order. */
-  apply(assignments: readonly BucketAssignment[]): Promise<ApplyResult[]>;
+  /** Load the assignments, each bucket old or new at every instant; one result per assignment, in order. */
+  apply(assignments: readonly BucketAssignment[], context?: ApplyContext): Promise<ApplyResult[]>;
+  /** Reads the main ruleset: is pfsteer's hook there? (Drivers that own their whole table need none.) */
+  checkHook?(): Promise<HookCheck>;
+  /** Removes everything pfsteer loaded into the filter; returns what it removed, one line each. */
+  flush?(): Promise<string[]>;
   /** Kill filter states whose redirect target is `address`; returns how many went. */
   killStates(address: IpAddress): Promise<number>;
   /** Count filter states whose redirect target is one of `addresses`. */

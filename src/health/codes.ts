@@ -18,3 +18,32 @@ export function networkCode(error: NodeJS.ErrnoException): string {
       return 'error';
   }
 }
+
+/** The phases of a network check, in order; a run that runs out of time names the one it was in. */
+export type Phase = 'connect' | 'tls' | 'response' | 'body';
+
+/** One stable code per phase, so logs, status and metrics tell a silent host from a slow answer. */
+export function timeoutCode(phase: Phase): string {
+  switch (phase) {
+    case 'connect':
+      return 'connect-timeout';
+    case 'tls':
+      return 'tls-timeout';
+    case 'response':
+      return 'response-timeout';
+    case 'body':
+      return 'body-timeout';
+  }
+}
+
+const WAITING_FOR: Record<Phase, string> = {
+  connect: 'no TCP connection',
+  tls: 'connected, no TLS handshake',
+  response: 'connected, no response',
+  body: 'answered, body not complete',
+};
+
+/** The verdict of a run cut by its deadline (`timeout` ms after its start) in `phase`. */
+export function timeoutVerdict(phase: Phase, timeout: number): { code: string; detail: string } {
+  return { code: timeoutCode(phase), detail: `${WAITING_FOR[phase]} within ${timeout} ms` };
+}

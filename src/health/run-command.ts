@@ -129,7 +129,8 @@ export function runCommand(options: CommandOptions): CommandRun {
       }, ABANDON_MS);
     }, options.killAfter);
   };
-  const deadline = setTimeout(interrupt, options.timeout);
+  // Spawning is synchronous and slow on a loaded machine: it counts against the run's deadline.
+  const deadline = setTimeout(interrupt, Math.max(0, options.timeout - (performance.now() - started)));
   if (options.signal?.aborted) interrupt();
   else options.signal?.addEventListener('abort', interrupt, { once: true });
 

@@ -1,8 +1,11 @@
-/** TCP check: connect within the deadline, optionally send a line and expect a substring back. */
+/**
+ * TCP check: connect within the deadline, optionally send a line and expect a substring back.
+ * The deadline runs from the run's start and covers both phases; the verdict names the one it cut.
+ */
 import { connect } from 'node:net';
 import type { TcpCheck } from '../config/model.ts';
 import { formatAddress } from '../net/address.ts';
-import { networkCode } from './codes.ts';
+import { networkCode, timeoutVerdict } from './codes.ts';
 import type { CheckResult } from './types.ts';
 
 export function runTcpCheck(check: TcpCheck, signal: AbortSignal): Promise<CheckResult> {
@@ -11,15 +14,20 @@ export function runTcpCheck(check: TcpCheck, signal: AbortSignal): Promise<Check
   return new Promise((resolve) => {
     const socket = connect({ host: formatAddress(check.address), port: check.port });
     let received = '';
+    let connected = false;
     const finish = (result: CheckResult) => {
       signal.removeEventListener('abort', onAbort);
       socket.destroy();
       resolve(result);
     };
-    const onAbort = () => finish(done(false, 'timeout', `no ${received === '' && check.expect ? 'answer' : 'connection'} within ${check.timeout} ms`));
+    const onAbort = () => {
+      const { code, detail } = timeoutVerdict(connected ? 'response' : 'connect', check.timeout);
+      finish(done(false, code, detail));
+    };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
+      connected = true;
       if (check.send !== undefined) socket.write(check.send);
       if (check.expect === undefined) finish(done(true, 'ok', 'connected'));
     });

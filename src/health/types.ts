@@ -9,7 +9,8 @@ export type HostState = 'unknown' | 'up' | 'down';
 /**
  * Stable result codes, e.g. `ok`, `timeout`, `refused`, `tls-handshake`, `http-status`,
  * `exit-code`, `killed`, `spawn-failed`, and `escaped` (exit 0, but a descendant left the
- * process group holding the output open: up, and reported).
+ * process group holding the output open: up, and reported); a network check cut by its deadline
+ * names the phase: `connect-timeout`, `tls-timeout`, `response-timeout`, `body-timeout`.
  */
 export type CheckCode = string;
 

@@ -13,7 +13,8 @@ import type { Mapper } from '../mapping/types.ts';
 import type { IpAddress } from '../net/address.ts';
 import { formatAddress } from '../net/address.ts';
 import { nftBucketOf } from '../nft/jhash.ts';
-import { anchorName } from '../pf/render.ts';
+import { tableName } from '../pf/render.ts';
+import type { RuleCounters } from '../pf/rules.ts';
 
 export interface HealthView {
   /** Where the view came from: the running daemon, the --down option, or the assumption that every host is up. */
@@ -22,14 +23,22 @@ export interface HealthView {
   drained: ReadonlySet<string>;
 }
 
+/** What the command read from the filter. */
+export interface FilterReading {
+  buckets: readonly ObservedBucket[];
+  /** Problems of the filter as a whole: a missing hook, extra rules, anchors or tables. */
+  problems: readonly string[];
+  /** pf: each host's rules' counters summed. */
+  hostCounters?: ReadonlyMap<string, RuleCounters>;
+}
+
 export interface BucketReport {
   bucket: number;
-  /** pf: the anchor; nft: the map key. */
+  /** pf: the source tables that hold the bucket's prefixes; nft: the map key. */
   where: string;
   host: string | null | undefined;
   expected: string | null | undefined;
   routes: Array<{ service: string; address: string; port?: number }>;
-  counters?: ObservedBucket['counters'];
   problems: string[];
 }
 
@@ -39,6 +48,7 @@ export interface HostReport {
   drained: boolean;
   buckets: number;
   expected: number;
+  /** pf: how often its rules were evaluated, and the states they created (0 elsewhere). */
   evaluations: number;
   states: number;
 }
@@ -50,7 +60,8 @@ export interface InspectReport {
   health: HealthView['source'];
   buckets: BucketReport[];
   hosts: HostReport[];
-  extra: string[];
+  /** Problems of the filter as a whole (not of one bucket). */
+  problems: string[];
   inconsistencies: string[];
 }
 
@@ -58,7 +69,10 @@ function routesOf(a: BucketAssignment | undefined): BucketReport['routes'] {
   return (a?.routes ?? []).map((r) => ({ service: r.service, address: formatAddress(r.address), ...(r.port === undefined ? {} : { port: r.port }) }));
 }
 
-/** Desired assignments for a health view; undefined for buckets whose owner cannot be known (policy keep with every host down). */
+/**
+ * Desired assignments for a health view; undefined for buckets whose owner cannot be known: with
+ * every host down under policy `keep` the daemon holds whatever mapping it had on purpose.
+ */
 export function expectedAssignments(config: Config, mapper: Mapper, view: HealthView): Array<BucketAssignment | undefined> {
   const eligible = eligibleHosts(config, view.states, view.drained);
   if (eligible.length > 0) return assignmentsFor(config, mapper.owners(new Set(eligible)));
@@ -66,38 +80,37 @@ export function expectedAssignments(config: Config, mapper: Mapper, view: Health
   return new Array<undefined>(config.buckets.count).fill(undefined);
 }
 
-export function buildReport(config: Config, observed: readonly ObservedBucket[], extra: readonly string[], expected: ReadonlyArray<BucketAssignment | undefined>, view: HealthView): InspectReport {
-  const inconsistencies: string[] = extra.map((name) => `extra anchor ${name}: no bucket of this layout`);
-  const buckets: BucketReport[] = observed.map((o) => {
+function where(config: Config, bucket: number, host: string | null | undefined): string {
+  if (config.driver === 'nft') return `bucket ${bucket}`;
+  if (host === undefined) return '?';
+  if (host === null) return '(no table)';
+  return [...new Set(config.services.map((s) => `<${tableName(host, s.family)}>`))].sort().join(' ');
+}
+
+export function buildReport(config: Config, reading: FilterReading, expected: ReadonlyArray<BucketAssignment | undefined>, view: HealthView): InspectReport {
+  const inconsistencies: string[] = [...reading.problems];
+  const buckets: BucketReport[] = reading.buckets.map((o) => {
     const want = expected[o.bucket];
     const problems = [...o.problems];
     if (o.assignment && want && !sameAssignment(o.assignment, want)) {
-      problems.push(`held by ${o.assignment.host ?? 'nobody (empty)'}, but config and health imply ${want.host ?? 'nobody (empty)'}`);
+      problems.push(`held by ${o.assignment.host ?? 'nobody (in no table)'}, but config and health imply ${want.host ?? 'nobody (in no table)'}`);
     }
     for (const p of problems) inconsistencies.push(`bucket ${o.bucket}: ${p}`);
-    return {
-      bucket: o.bucket,
-      where: config.driver === 'nft' ? `bucket ${o.bucket}` : anchorName(config, o.bucket),
-      host: o.assignment?.host,
-      expected: want?.host,
-      routes: routesOf(o.assignment),
-      ...(o.counters ? { counters: o.counters } : {}),
-      problems,
-    };
+    return { bucket: o.bucket, where: where(config, o.bucket, o.assignment?.host), host: o.assignment?.host, expected: want?.host, routes: routesOf(o.assignment), problems };
   });
   const hosts: HostReport[] = config.hosts.map((h) => {
-    const held = buckets.filter((b) => b.host === h.name);
+    const counters = reading.hostCounters?.get(h.name);
     return {
       name: h.name,
       state: view.source === 'assumed' ? undefined : view.states.get(h.name),
       drained: view.drained.has(h.name),
-      buckets: held.length,
+      buckets: buckets.filter((b) => b.host === h.name).length,
       expected: expected.filter((a) => a?.host === h.name).length,
-      evaluations: held.reduce((n, b) => n + (b.counters?.evaluations ?? 0), 0),
-      states: held.reduce((n, b) => n + (b.counters?.states ?? 0), 0),
+      evaluations: counters?.evaluations ?? 0,
+      states: counters?.states ?? 0,
     };
   });
-  return { driver: config.driver, partition: config.driver === 'nft' ? 'jhash' : 'prefix', health: view.source, buckets, hosts, extra: [...extra], inconsistencies };
+  return { driver: config.driver, partition: config.driver === 'nft' ? 'jhash' : 'prefix', health: view.source, buckets, hosts, problems: [...reading.problems], inconsistencies };
 }
 
 export interface ClientAnswer {
@@ -116,10 +129,11 @@ export function clientBucket(config: Config, partition: Partition, address: IpAd
 export function answerClient(config: Config, report: InspectReport, bucket: number, address: IpAddress): ClientAnswer {
   const b = report.buckets[bucket]!;
   const family = address.family === 4 ? 'inet' : 'inet6';
+  const table = config.driver === 'nft' ? b.where : b.host ? `<${tableName(b.host, family)}>` : b.where;
   return {
     address: formatAddress(address),
     bucket,
-    where: b.where,
+    where: table,
     services: config.services
       .filter((s) => s.family === family)
       .map((s) => {

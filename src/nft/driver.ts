@@ -110,6 +110,15 @@ export class NftDriver implements Driver {
     return decodeBuckets(this.layout, await this.list(), this.hosts);
   }
 
+  /** Deletes pfsteer's table (its chain, maps and counters go with it); nothing when absent. */
+  async flush(): Promise<string[]> {
+    const listing = await this.list();
+    if (!listing.tableFound) return [];
+    await this.batch(`delete table inet ${this.layout.table}\n`);
+    this.ensured = false;
+    return [`nft table inet ${this.layout.table}`];
+  }
+
   apply(assignments: readonly BucketAssignment[]): Promise<ApplyResult[]> {
     const next = this.applying.then(() => this.applyNow(assignments));
     this.applying = next;

@@ -1,131 +1,204 @@
 /**
- * From what pf holds in one bucket anchor back to a bucket assignment, naming every way it
- * differs from what `renderAnchor` would have loaded: rules that belong to no service, missing
- * expansions, services that disagree on their host, targets that are no host's, tables whose
- * contents differ from the partition. Pure.
+ * From what pf holds in pfsteer's anchor (its rules and its tables) back to an owner per bucket,
+ * naming every way it differs from what `renderAnchor` loads: a missing, extra or misdirected
+ * rule, a missing or unknown table, an entry that is no bucket's prefix, a bucket whose prefixes
+ * are in no table, in two tables, or split. Pure.
  */
 import type { BucketTable } from '../buckets/partition.ts';
-import type { Config, Service } from '../config/model.ts';
-import type { BucketAssignment, ObservedBucket } from '../drivers/driver.ts';
-import type { Cidr, IpAddress } from '../net/address.ts';
-import { compareCidr, formatAddress, formatCidr, sameAddress } from '../net/address.ts';
-import { tableName } from './render.ts';
+import type { Config } from '../config/model.ts';
+import { assignmentFor } from '../drivers/assignments.ts';
+import type { ObservedBucket } from '../drivers/driver.ts';
+import type { Cidr } from '../net/address.ts';
+import { formatAddress, formatCidr } from '../net/address.ts';
+import { familiesOf, orderedServices, sortedHosts, tableName, type PfFamily } from './render.ts';
 import type { PfRule, RuleCounters } from './rules.ts';
+
+export interface AnchorContents {
+  rules: readonly PfRule[];
+  /** Contents per table name the anchor holds; a table absent here does not exist. */
+  tables: ReadonlyMap<string, readonly Cidr[]>;
+}
+
+export interface DecodedAnchor {
+  buckets: ObservedBucket[];
+  /** What concerns the anchor as a whole: extra rules, unknown tables or entries. */
+  problems: string[];
+  /** Hosts whose rules are missing or wrong. */
+  badRules: Set<string>;
+  /** Per host, its rules' counters summed (where pf printed them). */
+  counters: Map<string, RuleCounters>;
+}
+
+/** The one expanded rule pfctl prints back for one (destination, port) of a rendered rule. */
+export interface ExpectedRule {
+  host: string;
+  match: string;
+  key: string;
+  text: string;
+}
+
+/** What a rule matches, without where it sends: a wrong target shows as the same match. */
+function matchKey(rule: Pick<PfRule, 'kind' | 'interface' | 'family' | 'protocol'>, from: string, to: string, port: number): string {
+  return [rule.kind, rule.interface, rule.family, rule.protocol, from, to, port].join(' ');
+}
+
+function targetText(address: PfRule['target'], port: number | undefined): string {
+  return `${formatAddress(address)}${port === undefined ? '' : ` port ${port}`}`;
+}
 
 /** The single-host form pf prints for a /32 or /128, the prefix form otherwise. */
 function hostText(cidr: Cidr): string {
   return cidr.prefix === cidr.address.bytes.length * 8 ? formatAddress(cidr.address) : formatCidr(cidr);
 }
 
-function externalTokens(service: Service): string[] {
-  return service.external.kind === 'table' ? [`<${service.external.table}>`] : service.external.addresses.map(hostText);
-}
-
-/** Each (destination, port) pair a service's one rendered rule expands to when pf loads it. */
-function expansions(service: Service): string[] {
-  return externalTokens(service).flatMap((to) => service.ports.map((port) => `${to} port ${port}`));
-}
-
-function ruleKind(config: Config): PfRule['kind'] {
-  return config.pf.dialect === 'freebsd' ? 'rdr' : 'pass';
-}
-
-function describeTarget(rule: PfRule): string {
-  return `${formatAddress(rule.target)}${rule.targetPort === undefined ? '' : ` port ${rule.targetPort}`}`;
-}
-
-function sameCidrs(a: readonly Cidr[], b: readonly Cidr[]): boolean {
-  const x = [...a].sort(compareCidr);
-  const y = [...b].sort(compareCidr);
-  return x.length === y.length && x.every((c, i) => compareCidr(c, y[i]!) === 0);
-}
-
-function targetIs(host: Config['hosts'][number], service: string, address: IpAddress, port: number | undefined): boolean {
-  const t = host.targets[service];
-  return t !== undefined && sameAddress(t.address, address) && t.port === port;
-}
-
-export interface AnchorContents {
-  rules: PfRule[];
-  /** Table contents by name; absent when not read (cheap drift checks skip them). */
-  tables?: ReadonlyMap<string, Cidr[] | undefined>;
-}
-
-export function sumCounters(rules: readonly PfRule[]): RuleCounters | undefined {
-  if (!rules.some((r) => r.counters)) return undefined;
-  const total: RuleCounters = { evaluations: 0, packets: 0, bytes: 0, states: 0 };
-  for (const r of rules) {
-    if (!r.counters) continue;
-    total.evaluations += r.counters.evaluations;
-    total.packets += r.counters.packets;
-    total.bytes += r.counters.bytes;
-    total.states += r.counters.states;
+/** Every rule pfctl lists for the rendered anchor, in its order (lists expanded, destinations outer). */
+export function expectedRules(config: Config): ExpectedRule[] {
+  const kind: PfRule['kind'] = config.pf.dialect === 'freebsd' ? 'rdr' : 'pass';
+  const out: ExpectedRule[] = [];
+  for (const host of sortedHosts(config)) {
+    for (const family of familiesOf(config)) {
+      for (const service of orderedServices(config, family)) {
+        const target = host.targets[service.name]!;
+        const tos = service.external.kind === 'table' ? [`<${service.external.table}>`] : service.external.addresses.map(hostText);
+        const from = `<${tableName(host.name, family)}>`;
+        for (const to of tos) {
+          for (const port of service.ports) {
+            const match = matchKey({ kind, interface: service.interface, family, protocol: service.protocol }, from, to, port);
+            out.push({ host: host.name, match, key: `${match} -> ${targetText(target.address, target.port)}`, text: `${service.name}: from ${from} to ${to} port ${port} -> ${targetText(target.address, target.port)}` });
+          }
+        }
+      }
+    }
   }
-  return total;
+  return out;
 }
 
-export function decodeAnchor(config: Config, bucket: number, expected: BucketTable, contents: AnchorContents): ObservedBucket {
+function observedMatches(rule: PfRule): string[] {
+  return rule.from.flatMap((from) => rule.to.flatMap((to) => rule.ports.map((port) => matchKey(rule, from, to, port))));
+}
+
+function addCounters(into: Map<string, RuleCounters>, host: string, c: RuleCounters): void {
+  const total = into.get(host) ?? { evaluations: 0, packets: 0, bytes: 0, states: 0 };
+  total.evaluations += c.evaluations;
+  total.packets += c.packets;
+  total.bytes += c.bytes;
+  total.states += c.states;
+  into.set(host, total);
+}
+
+/** Which host's table a `<name>` source is, if any. */
+function tableOwner(config: Config, token: string): { host: string; family: PfFamily } | undefined {
+  for (const host of config.hosts) {
+    for (const family of ['inet', 'inet6'] as const) if (token === `<${tableName(host.name, family)}>`) return { host: host.name, family };
+  }
+  return undefined;
+}
+
+function decodeRules(config: Config, rules: readonly PfRule[], problems: string[], badRules: Set<string>, counters: Map<string, RuleCounters>): void {
+  const expected = expectedRules(config);
+  const keys = new Set(expected.map((e) => e.key));
+  const byMatch = new Map(expected.map((e) => [e.match, e]));
+  const seen: string[] = [];
+  for (const rule of rules) {
+    const owner = rule.from.length === 1 ? tableOwner(config, rule.from[0]!) : undefined;
+    const target = targetText(rule.target, rule.targetPort);
+    for (const match of observedMatches(rule)) {
+      const key = `${match} -> ${target}`;
+      seen.push(key);
+      if (keys.has(key)) continue;
+      const text = `line ${rule.line}: from ${rule.from.join(' ')} to ${rule.to.join(' ')} -> ${target}`;
+      if (!owner) {
+        problems.push(`extra rule (${text})`);
+        continue;
+      }
+      badRules.add(owner.host);
+      const same = byMatch.get(match);
+      problems.push(same ? `rule to the wrong address for ${owner.host} (${text}; expected ${same.text})` : `extra rule for ${owner.host} (${text})`);
+    }
+    if (owner && rule.counters) addCounters(counters, owner.host, rule.counters);
+  }
+  const present = new Set(seen);
+  for (const e of expected) {
+    if (present.has(e.key)) continue;
+    badRules.add(e.host);
+    problems.push(`missing rule for ${e.host} (${e.text})`);
+  }
+  // Every rule there and nothing else, yet in another order: the first match could differ.
+  if (badRules.size === 0 && problems.length === 0 && seen.join('\n') !== expected.map((e) => e.key).join('\n')) {
+    problems.push('the rules are out of order');
+    for (const e of expected) badRules.add(e.host);
+  }
+}
+
+/**
+ * `partition[bucket]` is the bucket's prefixes; `contents` what the anchor holds. Buckets come
+ * back with the owner the tables give them (null when in no table), problems named per bucket;
+ * a host whose rules are wrong taints its buckets, so a reconcile repairs them. A bucket with no
+ * prefix in the families in use (possible when B nears the number of prefixes) routes nobody and
+ * cannot be read back: it takes its owner from `unseen`, else null.
+ */
+export function decodeAnchor(config: Config, partition: readonly BucketTable[], contents: AnchorContents, unseen: (bucket: number) => string | null = () => null): DecodedAnchor {
   const problems: string[] = [];
-  const byService = new Map<string, PfRule[]>();
-  for (const rule of contents.rules) {
-    const service = config.services.find(
-      (s) =>
-        rule.kind === ruleKind(config) &&
-        s.interface === rule.interface &&
-        s.family === rule.family &&
-        s.protocol === rule.protocol &&
-        rule.from.length === 1 &&
-        rule.from[0] === `<${tableName(bucket, s.family)}>` &&
-        rule.to.every((t) => externalTokens(s).includes(t)) &&
-        rule.ports.every((p) => s.ports.includes(p)),
-    );
-    if (!service) {
-      problems.push(`rule on line ${rule.line} belongs to no service of this bucket`);
-      continue;
-    }
-    byService.set(service.name, [...(byService.get(service.name) ?? []), rule]);
-  }
+  const badRules = new Set<string>();
+  const counters = new Map<string, RuleCounters>();
+  decodeRules(config, contents.rules, problems, badRules, counters);
 
-  for (const family of ['inet', 'inet6'] as const) {
-    if (!config.services.some((s) => s.family === family) || !contents.tables) continue;
-    const name = tableName(bucket, family);
-    const held = contents.tables.get(name);
-    if (held === undefined) problems.push(`table <${name}> is missing`);
-    else if (!sameCidrs(held, family === 'inet' ? expected.inet : expected.inet6)) problems.push(`table <${name}> differs from the partition`);
-  }
-
-  const routes: BucketAssignment['routes'] = [];
-  for (const service of config.services) {
-    const rules = byService.get(service.name) ?? [];
-    if (rules.length === 0) continue;
-    const held = new Set(rules.flatMap((r) => r.to.flatMap((to) => r.ports.map((port) => `${to} port ${port}`))));
-    for (const want of expansions(service)) if (!held.has(want)) problems.push(`service ${service.name}: no rule to ${want}`);
-    const targets = new Set(rules.map(describeTarget));
-    if (targets.size > 1) {
-      problems.push(`service ${service.name}: rules disagree on the target (${[...targets].sort().join(', ')})`);
-      continue;
+  const families = familiesOf(config);
+  // Which hosts' tables hold each prefix, by its text.
+  const holders = new Map<string, string[]>();
+  const bucketOfPrefix = new Map<string, number>();
+  partition.forEach((t, bucket) => {
+    for (const family of families) for (const c of t[family]) bucketOfPrefix.set(formatCidr(c), bucket);
+  });
+  const expectedTables = new Set<string>();
+  for (const host of config.hosts) {
+    for (const family of families) {
+      const name = tableName(host.name, family);
+      expectedTables.add(name);
+      const entries = contents.tables.get(name);
+      if (entries === undefined) {
+        problems.push(`table <${name}> is missing`);
+        badRules.add(host.name);
+        continue;
+      }
+      const unknown: string[] = [];
+      for (const c of entries) {
+        const text = formatCidr(c);
+        if (!bucketOfPrefix.has(text)) {
+          unknown.push(text);
+          continue;
+        }
+        const list = holders.get(text);
+        if (list) list.push(host.name);
+        else holders.set(text, [host.name]);
+      }
+      if (unknown.length > 0) problems.push(`table <${name}> holds ${unknown.length} entr${unknown.length === 1 ? 'y' : 'ies'} that are no bucket's prefix (${unknown.slice(0, 3).join(', ')}${unknown.length > 3 ? ', ...' : ''})`);
     }
-    const rule = rules[0]!;
-    if (!config.hosts.some((h) => targetIs(h, service.name, rule.target, rule.targetPort))) {
-      problems.push(`service ${service.name}: target ${describeTarget(rule)} is no configured host's`);
-      continue;
-    }
-    routes.push({ service: service.name, address: rule.target, ...(rule.targetPort === undefined ? {} : { port: rule.targetPort }) });
   }
+  for (const name of contents.tables.keys()) if (!expectedTables.has(name)) problems.push(`unknown table <${name}>`);
 
-  const counters = sumCounters(contents.rules);
-  const base = { bucket, problems, ...(counters ? { counters } : {}) };
-  if (byService.size === 0 && problems.every((p) => p.startsWith('table'))) {
-    return { ...base, assignment: { bucket, host: null, routes: [] } };
-  }
-  const missing = config.services.filter((s) => !byService.has(s.name)).map((s) => s.name);
-  if (missing.length > 0 && byService.size > 0) problems.push(`no rule for service ${missing.join(', ')}`);
-  if (routes.length !== config.services.length) return base;
-  // The bucket's host is the one whose targets are all of these routes.
-  const owners = config.hosts.filter((h) => routes.every((r) => targetIs(h, r.service, r.address, r.port)));
-  if (owners.length !== 1) {
-    problems.push(owners.length === 0 ? 'services point at different hosts' : `hosts ${owners.map((h) => h.name).join(', ')} share every target: the owner is ambiguous`);
-    return base;
-  }
-  return { ...base, assignment: { bucket, host: owners[0]!.name, routes } };
+  const buckets = partition.map((t, bucket): ObservedBucket => {
+    const bucketProblems: string[] = [];
+    const owners = new Set<string>();
+    let inNone = 0;
+    let total = 0;
+    for (const family of families) {
+      for (const c of t[family]) {
+        total++;
+        const hosts = holders.get(formatCidr(c));
+        if (!hosts) inNone++;
+        else for (const h of hosts) owners.add(h);
+        if (hosts && hosts.length > 1) bucketProblems.push(`prefix ${formatCidr(c)} is in the tables of ${hosts.join(' and ')}`);
+      }
+    }
+    if (total === 0) return { bucket, assignment: assignmentFor(config, bucket, unseen(bucket)), problems: [] };
+    if (owners.size === 0) return { bucket, assignment: assignmentFor(config, bucket, null), problems: bucketProblems };
+    if (inNone > 0) bucketProblems.push(`${inNone} of its ${total} prefixes are in no table`);
+    if (owners.size > 1 && bucketProblems.length === 0) bucketProblems.push(`its prefixes are split between ${[...owners].sort().join(' and ')}`);
+    const [owner] = owners;
+    for (const h of owners) if (badRules.has(h)) bucketProblems.push(`the rules of ${h} are missing or wrong`);
+    if (bucketProblems.length > 0 || owners.size !== 1) return { bucket, problems: bucketProblems };
+    return { bucket, assignment: assignmentFor(config, bucket, owner!), problems: [] };
+  });
+  return { buckets, problems, badRules, counters };
 }

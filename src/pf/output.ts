@@ -20,6 +20,15 @@ export function parseAnchors(text: string, what: string): string[] {
   });
 }
 
+/** `pfctl -a X -s Tables`: one table name per line. */
+export function parseTableNames(text: string, what: string): string[] {
+  return lines(text).map(({ n, raw }) => {
+    const name = raw.trim();
+    if (!/^[A-Za-z0-9_.:@+-]+$/.test(name)) throw new PfParseError(what, n, raw, 'expected one table name');
+    return name;
+  });
+}
+
 /** `pfctl -a X -t T -T show`: one address or network per line. */
 export function parseTableShow(text: string, what: string): Cidr[] {
   return lines(text).map(({ n, raw }) => {

@@ -30,11 +30,12 @@ export interface PfctlRun {
   stderr: string;
 }
 
-export type Pfctl = (args: string[], input?: string) => Promise<PfctlRun>;
+/** `signal` ends the call early (a read the caller no longer needs). */
+export type Pfctl = (args: string[], input?: string, signal?: AbortSignal) => Promise<PfctlRun>;
 
-/** A runner for `config`; a timeout or a program that never started throws PfctlError. */
+/** A runner for `config`; a timeout, a cancelled call or a program that never started throws PfctlError. */
 export function pfctlRunner(config: PfConfig): Pfctl {
-  return async (args, input) => {
+  return async (args, input, signal) => {
     const argv = [...config.commandPrefix, config.pfctl, ...args];
     const r = await execa(argv[0]!, argv.slice(1), {
       reject: false,
@@ -43,16 +44,18 @@ export function pfctlRunner(config: PfConfig): Pfctl {
       input: input ?? '',
       env: { LC_ALL: 'C' },
       forceKillAfterDelay: 1000,
+      ...(signal ? { cancelSignal: signal } : {}),
     });
     if (r.timedOut) throw new PfctlError(argv, r.exitCode, r.stderr, `did not finish within ${config.timeout} ms`, { cause: r });
+    if (r.isCanceled) throw new PfctlError(argv, r.exitCode, r.stderr, 'was cancelled', { cause: r });
     if (r.exitCode === undefined) throw new PfctlError(argv, undefined, r.stderr || (r.message ?? ''), 'could not run', { cause: r });
     return { command: argv, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
   };
 }
 
 /** Runs and insists on exit 0. */
-export async function pfctlOk(pfctl: Pfctl, args: string[], input?: string): Promise<PfctlRun> {
-  const r = await pfctl(args, input);
+export async function pfctlOk(pfctl: Pfctl, args: string[], input?: string, signal?: AbortSignal): Promise<PfctlRun> {
+  const r = await pfctl(args, input, signal);
   if (r.exitCode !== 0) throw new PfctlError(r.command, r.exitCode, r.stderr, `exited ${r.exitCode}`);
   return r;
 }

@@ -163,11 +163,11 @@ function parseRule(text: string, line: number, fail: (reason: string) => never):
 
 const COUNTERS = /^\[\s*Evaluations:\s*(\d+)\s+Packets:\s*(\d+)\s+Bytes:\s*(\d+)\s+States:\s*(\d+)\s*\]$/;
 const INSERTED = /^\[\s*Inserted:\s*uid\s+\d+\s+pid\s+\d+(?:\s+State Creations:\s*\d+)?\s*\]$/;
-const TABLE = /^table\s+<([A-Za-z0-9_.-]+)>((?:\s+(?:const|persist|counters))*)\s*\{([^}]*)\}$/;
+const TABLE = /^table\s+<([A-Za-z0-9_.-]+)>((?:\s+(?:const|persist|counters))*)\s*(?:\{([^}]*)\})?$/;
 
 /**
  * Rules (and, in rendered text, tables) of one anchor. `what` names the source in errors, e.g.
- * `pfctl -a pfsteer/b0003 -s nat`.
+ * `pfctl -a pfsteer -s nat`.
  */
 export function parseRuleset(text: string, what: string): PfRuleset {
   const out: PfRuleset = { tables: [], rules: [] };
@@ -193,7 +193,7 @@ export function parseRuleset(text: string, what: string): PfRuleset {
     if (line.startsWith('table')) {
       const m = TABLE.exec(line);
       if (!m) return fail('malformed table definition');
-      const entries = tokenize(m[3]!).map((t) => parseCidr(t) ?? fail(`"${t}" is not an address or network`));
+      const entries = tokenize(m[3] ?? '').map((t) => parseCidr(t) ?? fail(`"${t}" is not an address or network`));
       out.tables.push({ name: m[1]!, entries, line: i + 1 });
       continue;
     }

@@ -125,15 +125,17 @@ function arbHost(name: string, services: Service[]): fc.Arbitrary<Host> {
 export function arbConfig(file = 'random.yaml'): fc.Arbitrary<Config> {
   const services = fc.uniqueArray(arbName(), { minLength: 1, maxLength: 3 }).chain((names) => fc.tuple(...names.map(arbService)));
   return services.chain((list) => {
-    const hosts = fc.uniqueArray(arbName(), { minLength: 1, maxLength: 3 }).chain((names) => fc.tuple(...names.map((n) => arbHost(n, list))));
+    // Host names leave room for pf's table suffix (`-v4`) within 31 characters.
+    const hosts = fc.uniqueArray(arbName(28), { minLength: 1, maxLength: 3 }).chain((names) => fc.tuple(...names.map((n) => arbHost(n, list))));
     return record({
       file: fc.constant(file),
       defaults: arbTiming,
-      // Prefixes short enough, and limits high enough, that every layout fits pf.
+      // Prefixes short enough, and limits high enough, that every layout fits pf; at least as
+      // many IPv4 prefixes as buckets.
       buckets: record({
         count: fc.integer({ min: 4, max: 12 }).map((e) => 2 ** e),
         seed: fc.integer({ min: 0, max: 0xffff_ffff }),
-        inetPrefix: fc.integer({ min: 1, max: 24 }),
+        inetPrefix: fc.integer({ min: 12, max: 24 }),
         inet6Prefix: fc.integer({ min: 3, max: 26 }),
       }),
       driver: fc.constantFrom<Config['driver']>('pf', 'nft', 'memory'),

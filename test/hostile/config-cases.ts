@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/model.ts';
-import { assignmentFor } from '../../src/drivers/assignments.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { renderSetup } from '../../src/nft/render.ts';
 import { nftLayoutOf } from '../../src/nft/layout.ts';
@@ -168,9 +167,9 @@ function rendered(config: Config): string[] {
   const out: string[] = [];
   for (const dialect of ['freebsd', 'openbsd'] as const) {
     const pfConfig: Config = { ...config, pf: { ...config.pf, dialect } };
-    const assignment = assignmentFor(pfConfig, 0, config.hosts[0]!.name);
-    const table = { inet: [{ address: parseAddress('192.0.2.0')!, prefix: 24 }], inet6: [] };
-    out.push(renderAnchor(pfConfig, table, assignment), mainRulesetSnippet(pfConfig));
+    // One bucket with one prefix, owned by the first host: the tables and every rule appear.
+    const tables = [{ inet: [{ address: parseAddress('192.0.2.0')!, prefix: 24 }], inet6: [] }];
+    out.push(renderAnchor(pfConfig, tables, [config.hosts[0]!.name]), mainRulesetSnippet(pfConfig));
   }
   out.push(renderSetup(nftLayoutOf(config)));
   return out;
@@ -182,7 +181,7 @@ const BASE_LINES = rendered(parseConfig(stringify(baseTree()), 'base.yaml')).map
  * A word of the filter's syntax that carries the injected mark is plain: a name, maybe as the
  * renderer itself frames names: <table>, @map, "interface", pf.conf's "anchor/*".
  */
-const PLAIN_WORD = /^(?:<[A-Za-z0-9_.:/-]+>|@[A-Za-z0-9_.-]+|"[A-Za-z0-9_.-]+(?:\/\*)?"|[A-Za-z0-9_.:/-]+)$/;
+const PLAIN_WORD = /^(?:<[A-Za-z0-9_.:/-]+>|@[A-Za-z0-9_.-]+|"[A-Za-z0-9_.-]+(?:\/\*)?":?|[A-Za-z0-9_.:/-]+)$/;
 
 export type Verdict = 'rejected' | 'accepted';
 
