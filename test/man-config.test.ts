@@ -21,7 +21,7 @@ buckets: {count: 256, seed: 7, inet_prefix: 16, inet6_prefix: 19}
 driver: memory
 pf: {anchor: pfsteer, dialect: openbsd, pfctl: /sbin/pfctl, command_prefix: [doas], timeout: 10s, concurrency: 4, table_entries_limit: 200000, tables_limit: 1000}
 nft: {nft: /usr/sbin/nft, conntrack: /usr/sbin/conntrack, table: pfsteer, command_prefix: [sudo, -n], timeout: 10s}
-policy: {all_down: keep, kill_states_on_down: false}
+policy: {all_down: keep, kill_states_on_down: never}
 control: {socket: /var/run/pfsteer.sock, mode: "0660", group: wheel}
 metrics: {listen: 127.0.0.1:9742}
 daemon: {state_file: /var/db/pfsteer/state.json, drift_interval: 30s, coalesce: 20ms, startup_grace: 10s}
