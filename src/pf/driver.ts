@@ -120,35 +120,28 @@ export class PfDriver implements Driver {
     return this.config.pf.anchor;
   }
 
-  private async readRules(): Promise<PfRule[] | undefined> {
+  /** `pfctl -a ANCHOR ...args`, its output parsed; `missing` while the anchor does not exist. */
+  private async show<T>(args: string[], parse: (text: string, source: string) => T, missing: T): Promise<T> {
+    const argv = ['-a', this.anchor(), ...args];
+    const r = await this.pfctl(argv, undefined, this.closing.signal);
+    if (r.exitCode !== 0) {
+      if (NO_ANCHOR.test(r.stderr)) return missing;
+      throw new PfctlError(r.command, r.exitCode, r.stderr, `exited ${r.exitCode}`);
+    }
+    return parse(r.stdout, `pfctl ${argv.join(' ')}`);
+  }
+
+  private readRules(): Promise<PfRule[] | undefined> {
     const what = this.config.pf.dialect === 'freebsd' ? 'nat' : 'rules';
-    const args = ['-a', this.anchor(), '-vv', '-P', '-s', what];
-    const r = await this.pfctl(args, undefined, this.closing.signal);
-    if (r.exitCode !== 0) {
-      if (NO_ANCHOR.test(r.stderr)) return undefined;
-      throw new PfctlError(r.command, r.exitCode, r.stderr, `exited ${r.exitCode}`);
-    }
-    return parseRuleset(r.stdout, `pfctl ${args.join(' ')}`).rules;
+    return this.show<PfRule[] | undefined>(['-vv', '-P', '-s', what], (text, source) => parseRuleset(text, source).rules, undefined);
   }
 
-  private async readChildren(): Promise<string[]> {
-    const args = ['-a', this.anchor(), '-s', 'Anchors'];
-    const r = await this.pfctl(args, undefined, this.closing.signal);
-    if (r.exitCode !== 0) {
-      if (NO_ANCHOR.test(r.stderr)) return [];
-      throw new PfctlError(r.command, r.exitCode, r.stderr, `exited ${r.exitCode}`);
-    }
-    return parseAnchors(r.stdout, `pfctl ${args.join(' ')}`);
+  private readChildren(): Promise<string[]> {
+    return this.show(['-s', 'Anchors'], parseAnchors, []);
   }
 
-  private async readTableNames(): Promise<string[]> {
-    const args = ['-a', this.anchor(), '-s', 'Tables'];
-    const r = await this.pfctl(args, undefined, this.closing.signal);
-    if (r.exitCode !== 0) {
-      if (NO_ANCHOR.test(r.stderr)) return [];
-      throw new PfctlError(r.command, r.exitCode, r.stderr, `exited ${r.exitCode}`);
-    }
-    return parseTableNames(r.stdout, `pfctl ${args.join(' ')}`);
+  private readTableNames(): Promise<string[]> {
+    return this.show(['-s', 'Tables'], parseTableNames, []);
   }
 
   private async readTable(name: string): Promise<Cidr[] | undefined> {
