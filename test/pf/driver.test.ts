@@ -97,6 +97,16 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** A fresh emulator and a driver that has loaded the all-up mapping: where most tests start. */
+async function loaded(extra = '') {
+  const e = fresh();
+  const c = await configFor(e, extra);
+  const d = new PfDriver(c);
+  const all = desired(c, HOSTS);
+  await d.apply(all, { desired: all });
+  return { e, c, d, all };
+}
+
 test('start is one pfctl -a pfsteer -f - of the whole anchor, and reads back clean', async () => {
   assert.deepEqual(emu.loads().map((c) => c.argv.join(' ')), ['-a pfsteer -f -']);
   const reading = await driver.readAnchor();
@@ -175,11 +185,7 @@ function movedPrefixes(c: Config, from: ReadonlyArray<string | null>, to: Readon
 }
 
 test('a host down, then back: table commands only, adds before deletes, calls <= changed tables + 1, entries <= 2 x moved', async () => {
-  const e = fresh();
-  const c = await configFor(e);
-  const d = new PfDriver(c);
-  const all = desired(c, HOSTS);
-  await d.apply(all, { desired: all });
+  const { e, c, d, all } = await loaded();
   const calls = e.calls().length;
   const down = desired(c, ['lb1', 'lb3']);
   const results = await applyMapping(d, down, all.map((a) => a.host));
@@ -211,11 +217,7 @@ test('a host down, then back: table commands only, adds before deletes, calls <=
 });
 
 test('a failed add leaves the bucket with its old owner and sends no delete; the retry sends what is missing', async () => {
-  const e = fresh();
-  const c = await configFor(e);
-  const d = new PfDriver(c);
-  const all = desired(c, HOSTS);
-  await d.apply(all, { desired: all });
+  const { e, c, d, all } = await loaded();
   const down = desired(c, ['lb1', 'lb3']);
   e.faults({ fail: 1, match: 'lb3-v4 -T add' });
   const results = await applyMapping(d, down, all.map((a) => a.host));
@@ -243,11 +245,7 @@ test('a failed add leaves the bucket with its old owner and sends no delete; the
 });
 
 test('a failed delete leaves the bucket in both tables (routed to the old or the new owner); the retry only deletes', async () => {
-  const e = fresh();
-  const c = await configFor(e);
-  const d = new PfDriver(c);
-  const all = desired(c, HOSTS);
-  await d.apply(all, { desired: all });
+  const { e, c, d, all } = await loaded();
   const down = desired(c, ['lb1', 'lb3']);
   e.faults({ fail: 1, match: 'lb2-v4 -T (flush|delete)' });
   const results = await applyMapping(d, down, all.map((a) => a.host));
@@ -270,11 +268,7 @@ test('a failed delete leaves the bucket in both tables (routed to the old or the
 });
 
 test('a table command with an unknown outcome (hung pfctl) makes the next apply one whole-anchor load', async () => {
-  const e = fresh();
-  const c = await configFor(e, ', timeout: 2500ms');
-  const d = new PfDriver(c);
-  const all = desired(c, HOSTS);
-  await d.apply(all, { desired: all });
+  const { e, c, d, all } = await loaded(', timeout: 2500ms');
   const down = desired(c, ['lb1', 'lb3']);
   e.faults({ hang: 1, match: 'lb1-v4 -T add' });
   const results = await applyMapping(d, down, all.map((a) => a.host));
@@ -341,11 +335,7 @@ test('inspect names every inconsistency: prefix in no table or in two, unknown e
 });
 
 test('drift of rules (anchor rules flushed behind pfsteer) shows when read; the repair is one whole-anchor load', async () => {
-  const e = fresh();
-  const c = await configFor(e);
-  const d = new PfDriver(c);
-  const all = desired(c, HOSTS);
-  await d.apply(all, { desired: all });
+  const { e, d, all } = await loaded();
   await execa(e.pfctl, ['-a', 'pfsteer', '-F', 'rules'], { env: e.env(), reject: false });
   await execa(e.pfctl, ['-a', 'pfsteer', '-F', 'nat'], { env: e.env(), reject: false });
   const observed = await d.observe();
@@ -372,11 +362,7 @@ test('the hook: present, missing, or the old wildcard, each said plainly', async
 });
 
 test('flush removes the anchor, its tables and old bucket anchors; pfsteer flush asks unless --yes', async () => {
-  const e = fresh();
-  const c = await configFor(e);
-  const d = new PfDriver(c);
-  const all = desired(c, HOSTS);
-  await d.apply(all, { desired: all });
+  const { e, c } = await loaded();
   const file = join(dir, 'flush.yaml');
   writeFileSync(file, yaml(e.pfctl));
   const refused = await execa('node', ['src/cli/main.ts', 'flush', '-c', file], { reject: false, env: e.env(), input: 'n\n' });
@@ -487,11 +473,7 @@ test('inspect knows the all_down policy: under keep, the mapping the daemon hold
 });
 
 test('per host, inspect reports rule evaluations and states from pfctl counters', async () => {
-  const e = fresh();
-  const c = await configFor(e);
-  const d = new PfDriver(c);
-  const all = desired(c, HOSTS);
-  await d.apply(all, { desired: all });
+  const { e, c, d, all } = await loaded();
   const partition = buildPartition(c.buckets);
   let lb2 = 0;
   for (let i = 1; i <= 40; i++) {
