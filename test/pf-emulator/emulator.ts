@@ -53,7 +53,8 @@ export class PfEmulator {
 
   /**
    * Where a new connection goes. With `establish`, pf also records it as a state (and counts
-   * it on the rule), as a real connection would.
+   * it on the rule), as a real connection would; a `no rdr` that decided translates nothing and
+   * counts nothing but its evaluation.
    */
   route(packet: Packet, options: { establish?: boolean; clientPort?: number } = {}): RouteAnswer {
     return this.store.update((m) => {
@@ -63,7 +64,7 @@ export class PfEmulator {
         const counters = countersOf(anchor);
         if (counters) for (const i of indexes) if (counters[i]) counters[i].evaluations++;
       }
-      if (options.establish && matched && answer.anchor !== null) {
+      if (options.establish && matched && !matched.no && answer.anchor !== null) {
         const c = countersOf(matched.anchor)?.[matched.index];
         if (c) {
           c.packets++;

@@ -7,8 +7,10 @@
  * Each rule visited counts one evaluation (its `Evaluations` counter); a rule that fails a test
  * jumps to its skip step for that test, computed per ruleset as pf_calc_skip_steps does (the
  * next rule where that field changes), so a run of rules with the same source table costs one
- * table lookup when the table does not hold the source. A wildcard anchor (`x/*`) steps into
- * every child in turn; skip steps never leave a ruleset.
+ * table lookup when the table does not hold the source. A failed `tagged` test, made after the
+ * port tests, has no skip step: pf goes on with the next rule. A wildcard anchor (`x/*`) steps
+ * into every child in turn; skip steps never leave a ruleset. A FreeBSD `no rdr` that matches
+ * ends the search with no translation.
  *
  * `evaluate` is what tests and benches call to count rules evaluated and table lookups per new
  * connection (PfEmulator.evaluate wraps it).
@@ -34,6 +36,8 @@ export interface Packet {
   interface?: string;
   /** in unless given. */
   direction?: 'in' | 'out';
+  /** The tag the packet carries into evaluation (none unless given); a matching rule's `tag` replaces it. */
+  tag?: string;
 }
 
 export interface RouteAnswer {
@@ -42,7 +46,7 @@ export interface RouteAnswer {
   /** The matching rule as pfctl prints it. */
   rule?: string;
   ruleNumber?: number;
-  /** Where the packet goes: the redirect target, or its own destination when nothing matched. */
+  /** Where the packet goes: the redirect target, or its own destination when nothing matched or a `no rdr` rule decided. */
   address: string;
   port: number;
 }
@@ -51,8 +55,8 @@ export interface Evaluation {
   answer: RouteAnswer;
   /** Per ruleset (`''` the main one), the counter index of every rule visited, in order. */
   evaluated: Map<string, number[]>;
-  /** The ruleset and counter index of the rule that decided. */
-  matched?: { anchor: string; index: number };
+  /** The ruleset and counter index of the rule that decided; `no` when it is a `no rdr`, which translates nothing. */
+  matched?: { anchor: string; index: number; no?: true };
   /** Rules visited: what pf adds to the rules' Evaluations counters for this packet. */
   rulesEvaluated: number;
   /** Address lookups in tables (pfr_match_addr calls). */
@@ -217,6 +221,7 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
   const protocol = packet.protocol ?? 'tcp';
   let decided: { scope: Scope; c: Compiled } | undefined;
   let matchRedirect: Compiled | undefined;
+  let tag = packet.tag;
 
   const addressMatches = (h: HostSpec, a: IpAddress, scope: Scope): boolean => {
     let hit: boolean;
@@ -232,8 +237,8 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
     return h.negate ? !hit : hit;
   };
 
-  /** The field whose test the rule fails, or undefined when it matches. */
-  const failing = (c: Compiled, scope: Scope): Field | undefined => {
+  /** The field whose test the rule fails, `next` for a failed `tagged` test, or undefined when it matches. */
+  const failing = (c: Compiled, scope: Scope): Field | 'next' | undefined => {
     const e = c.e;
     const r = e.rule;
     if (!interfaceMatches(r.interface, packet.interface)) return 'ifp';
@@ -246,6 +251,7 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
     if (!addressMatches(e.to, packet.destination, scope)) return 'dstAddr';
     if (os === 'openbsd' && !portMatches(r.fromPorts[0], packet.sourcePort)) return 'srcPort';
     if (!portMatches(e.toPort, packet.port)) return 'dstPort';
+    if (r.tagged && (tag === r.tagged.name) === r.tagged.negate) return 'next';
     return undefined;
   };
 
@@ -262,10 +268,11 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
       }
       const field = failing(c, scope);
       if (field !== undefined) {
-        i = c.skip[FIELDS[field]]!;
+        i = field === 'next' ? i + 1 : c.skip[FIELDS[field]]!;
         continue;
       }
       const r = c.e.rule;
+      if (r.tag !== undefined) tag = r.tag;
       if (r.action === 'rdr-anchor' || r.action === 'anchor') {
         if (c.inline) {
           if (walk(c.inline, scope)) return true;
@@ -294,11 +301,12 @@ export function evaluate(memory: PfMemory, packet: Packet): Evaluation {
   if (os === 'openbsd' || direction === 'in') walk(compile(parsed(memory, memory.main), os), { name: '', tables: memory.mainTables });
 
   const rule = decided?.c.e.rule;
-  const redirect = rule && rule.action !== 'block' ? (rule.redirect ?? matchRedirect?.e.rule.redirect) : undefined;
+  const redirect = rule && rule.action !== 'block' && !rule.no ? (rule.redirect ?? matchRedirect?.e.rule.redirect) : undefined;
   const target = redirect?.hosts[0];
   const address = target && target.kind === 'net' ? formatAddress(target.cidr.address) : formatAddress(packet.destination);
   const answer: RouteAnswer = decided
     ? { anchor: decided.scope.name, rule: printRule(decided.c.e, os), ruleNumber: decided.c.counter, address, port: redirect?.port ?? packet.port }
     : { anchor: null, address, port: packet.port };
-  return { answer, evaluated, ...(decided ? { matched: { anchor: decided.scope.name, index: decided.c.counter } } : {}), rulesEvaluated, tableLookups };
+  const matched = decided ? { anchor: decided.scope.name, index: decided.c.counter, ...(rule!.no ? { no: true as const } : {}) } : undefined;
+  return { answer, evaluated, ...(matched ? { matched } : {}), rulesEvaluated, tableLookups };
 }

@@ -70,6 +70,12 @@ export interface Rule {
   flags?: string;
   /** `no state` (OpenBSD block rules keep none either). */
   noState?: boolean;
+  /** FreeBSD `no rdr`: when it matches, the search ends and the packet is not translated. */
+  no?: boolean;
+  /** `tag NAME`: a matching rule tags the packet. */
+  tag?: string;
+  /** `[!] tagged NAME`: the rule matches only packets that carry (or, negated, lack) the tag. */
+  tagged?: { name: string; negate: boolean };
 }
 
 export interface TableDef {
@@ -102,9 +108,21 @@ const LIMITS: Record<Os, string[]> = {
   freebsd: ['states', 'src-nodes', 'frags', 'table-entries'],
   openbsd: ['states', 'src-nodes', 'frags', 'tables', 'table-entries', 'pktdelay-pkts', 'anchors'],
 };
-/** PF_TABLE_NAME_SIZE and PF_ANCHOR_NAME_SIZE, each with its NUL. */
+/** PF_TABLE_NAME_SIZE, PF_ANCHOR_NAME_SIZE and PF_TAG_NAME_SIZE, each with its NUL. */
 const TABLE_NAME_MAX = 31;
 const ANCHOR_NAME_SIZE = 64;
+const TAG_NAME_MAX = 63;
+/**
+ * The words pf's lexer returns as keywords rather than strings, so that a tag name (pf's `string`,
+ * a run of string tokens) stops at them: each word of the pfctl binaries that `pass label WORD`
+ * refuses as a syntax error there.
+ */
+const SHARED_KEYWORDS =
+  'all allow-opts anchor antispoof any bandwidth bitmask block block-policy code debug divert-reply divert-to drop dup-to file fingerprints flags floating flush for fragment from global group hostid icmp-type icmp6-type if-bound in include inet inet6 keep label limit load log loginterface max max-mss max-src-conn max-src-conn-rate max-src-nodes max-src-states min-ttl modulate no no-df no-route no-sync on optimization os out overload pass port prio probability proto qlimit queue quick random random-id reassemble reply-to return return-icmp return-icmp6 return-rst round-robin route route-to rtable rule ruleset-optimization scrub set skip sloppy source-hash source-track state state-defaults state-policy static-port sticky-address synproxy table tag tagged timeout to tos ttl urpf-failed user';
+const KEYWORDS: Record<Os, Set<string>> = {
+  freebsd: new Set(`${SHARED_KEYWORDS} altq binat binat-anchor buckets cbq codelq crop drop-ovl fail-policy fairq fastroute hfsc hogs interval linkshare nat nat-anchor priority priq rdr rdr-anchor realtime require-order set-tos target tbrsize upperlimit`.split(' ')),
+  openbsd: new Set(`${SHARED_KEYWORDS} af-to binat-to burst default delay divert-packet flows least-states match matches max-pkt-rate min nat-to once parent pflow quantum rdomain rdr-to received-on syncookies weight`.split(' ')),
+};
 
 /** A syntax error in one statement: pfctl's yacc skips to the end of the line and goes on. */
 class StatementError extends Error {
@@ -264,9 +282,9 @@ class Parser {
         this.set(out);
         return;
       case 'rdr':
+      case 'no':
         // Inline anchor blocks hold filter rules only; OpenBSD has no rdr rules at all.
         if (inline || this.os === 'openbsd') this.syntax();
-        this.order(3);
         out.rules.push(this.rdr());
         return;
       case 'rdr-anchor':
@@ -477,40 +495,116 @@ class Parser {
     return { line, action, quick: false, protocols: [], from: [{ kind: 'any', negate: false }], fromPorts: [], to: [{ kind: 'any', negate: false }], toPorts: [] };
   }
 
-  private redirect(line: number, freebsd: boolean): Redirect {
-    const hosts = this.hosts();
-    const r: Redirect = { hosts };
+  /** What follows `->` or `rdr-to`: the hosts and their port; pool options come after (poolOptions). */
+  private redirect(): Redirect {
+    const r: Redirect = { hosts: this.hosts() };
     if (this.accept('port')) {
       const t = this.take();
       const spec = /^(\w+)(?::\*)?$/.exec(t.text);
       if (!spec) this.syntax();
       r.port = this.portNumber({ ...t, text: spec[1]! });
     }
-    const pools = ['round-robin', 'random', 'source-hash', 'bitmask', 'least-states'];
-    if (pools.includes(this.peek().text)) {
-      r.pool = this.take().text;
-      // source-hash takes an optional key.
-      if (r.pool === 'source-hash' && /^0x[0-9a-fA-F]+$/.test(this.peek().text)) this.take();
-    }
-    this.accept('sticky-address');
-    if (freebsd) {
-      const roundRobin = r.pool === undefined || r.pool === 'round-robin';
-      if (!roundRobin && hosts.some((h) => h.kind === 'table')) this.fail('tables are only supported in round-robin redirection pools', line);
-      if (!roundRobin && hosts.length > 1) this.fail('only round-robin valid for multiple redirection addresses', line);
-    }
     return r;
   }
 
-  private rdr(): Rule {
-    const rule = this.blank('rdr', this.take().line);
-    this.accept('pass');
-    this.accept('log');
-    this.common(rule);
-    if (!this.accept('->')) {
-      if (this.peek().text === '\n') this.fail("translation rule requires '-> address'");
-      this.syntax();
+  /** The pool type (source-hash with its optional key) and sticky-address; undefined for none. */
+  private poolOptions(): string | undefined {
+    let pool: string | undefined;
+    if (['round-robin', 'random', 'source-hash', 'bitmask', 'least-states'].includes(this.peek().text)) {
+      pool = this.take().text;
+      if (pool === 'source-hash' && /^0x[0-9a-fA-F]+$/.test(this.peek().text)) this.take();
     }
-    rule.redirect = this.redirect(rule.line, true);
+    this.accept('sticky-address');
+    return pool;
+  }
+
+  /** FreeBSD's checks of an rdr pool: tables and lists only round-robin. */
+  private checkPool(r: Redirect, line: number): void {
+    const roundRobin = r.pool === undefined || r.pool === 'round-robin';
+    if (!roundRobin && r.hosts.some((h) => h.kind === 'table')) this.fail('tables are only supported in round-robin redirection pools', line);
+    if (!roundRobin && r.hosts.length > 1) this.fail('only round-robin valid for multiple redirection addresses', line);
+  }
+
+  /** A token pf's lexer returns as a string: quoted, or a word that is neither a keyword nor a number. */
+  private isString(t: Token): boolean {
+    return t.quoted || (t.text !== '\n' && /^[A-Za-z0-9:_]/.test(t.text) && !/^\d+$/.test(t.text) && !KEYWORDS[this.os].has(t.text));
+  }
+
+  /** pf's `string`: one string token; `run` joins a run of them with spaces, as pf's does. */
+  private string(run: boolean): string {
+    const words: string[] = [];
+    while (this.isString(this.peek())) {
+      words.push(this.take().text);
+      if (!run) break;
+    }
+    if (words.length === 0) this.syntax();
+    return words.join(' ');
+  }
+
+  /** `flags any`, `flags SET/MASK` or `flags /MASK`, each of TCP's flag letters. */
+  private flags(): string {
+    if (this.accept('any')) return 'any';
+    const flag = (): string => {
+      if (!this.isString(this.peek())) this.syntax();
+      const t = this.take();
+      if (!/^[FSRPAUEW]*$/.test(t.text)) this.fail(`bad flags ${t.text}`, t.line);
+      return t.text;
+    };
+    const set = this.peek().text === '/' ? '' : flag();
+    this.expect('/');
+    return `${set}/${flag()}`;
+  }
+
+  /** pf keeps tag names in fixed buffers: an empty name is no tag at all, and the last one given wins. */
+  private tag(rule: Rule, name: string): void {
+    if (name === '') delete rule.tag;
+    else rule.tag = name;
+  }
+
+  /** `[!] tagged NAME` if it comes next; an empty name is no test at all, as for `tag`. */
+  private tagged(rule: Rule): boolean {
+    const negate = this.isWord(this.peek(), '!') && this.isWord(this.peek(1), 'tagged');
+    if (!negate && !this.isWord(this.peek(), 'tagged')) return false;
+    if (negate) this.take();
+    this.take();
+    const name = this.string(true);
+    if (name === '') delete rule.tagged;
+    else rule.tagged = { name, negate };
+    return true;
+  }
+
+  /** pfctl copies tag names into PF_TAG_NAME_SIZE bytes once the rule is read: `tag` first, then `tagged`. */
+  private checkTags(rule: Rule): void {
+    for (const name of [rule.tag, rule.tagged?.name]) if (name !== undefined && name.length > TAG_NAME_MAX) this.fail(`tag too long, max ${TAG_NAME_MAX} chars`, this.endLine());
+  }
+
+  /**
+   * FreeBSD's natrule for rdr: `[no] rdr [pass] [log] [on IF] [AF] [proto P] [from ... to ...]
+   * [tag NAME] [[!] tagged NAME] [-> hosts [port P]] [pool options]`, `->` required without
+   * `no` and refused with it. The checks run once the whole line is read, in pfctl's order.
+   */
+  private rdr(): Rule {
+    const no = this.accept('no');
+    const rule = this.blank('rdr', this.peek().line);
+    this.expect('rdr');
+    if (no) rule.no = true;
+    const pass = this.accept('pass');
+    this.accept('log');
+    if (no && pass) this.fail('"pass" not valid with "no"');
+    this.common(rule);
+    if (this.accept('tag')) this.tag(rule, this.string(false));
+    this.tagged(rule);
+    const redirect = this.accept('->') ? this.redirect() : undefined;
+    const pool = this.poolOptions();
+    if (this.peek().text !== '\n') this.syntax();
+    this.order(3);
+    this.checkTags(rule);
+    if (no && redirect) this.fail("translation rule with 'no' does not need '->'");
+    if (!no) {
+      if (!redirect) this.fail("translation rule requires '-> address'");
+      rule.redirect = { ...redirect, ...(pool === undefined ? {} : { pool }) };
+      this.checkPool(rule.redirect, rule.line);
+    }
     this.expand(rule);
     return rule;
   }
@@ -568,7 +662,11 @@ class Parser {
     rule.quick = this.accept('quick');
     this.common(rule);
     for (;;) {
-      if (this.accept('flags')) rule.flags = this.take().text;
+      if (this.accept('flags')) {
+        const flags = this.flags();
+        if (rule.flags !== undefined) this.fail('flags cannot be redefined');
+        rule.flags = flags;
+      }
       else if (this.accept('keep') || this.accept('modulate')) this.expect('state');
       else if (this.accept('no')) {
         this.expect('state');
@@ -577,9 +675,14 @@ class Parser {
         if (this.os !== 'openbsd') this.syntax();
         this.take();
         if (rule.redirect) this.fail('cannot respecify rdr-to');
-        rule.redirect = this.redirect(rule.line, false);
-      } else break;
+        rule.redirect = this.redirect();
+        const pool = this.poolOptions();
+        if (pool !== undefined) rule.redirect.pool = pool;
+      } else if (this.accept('tag')) this.tag(rule, this.string(true));
+      else if (!this.tagged(rule)) break;
     }
+    if (this.peek().text !== '\n') this.syntax();
+    this.checkTags(rule);
     this.expand(rule);
     return [rule];
   }

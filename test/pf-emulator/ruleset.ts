@@ -56,7 +56,7 @@ export function printRule(e: Expanded, os: Os): string {
   const r = e.rule;
   const parts: string[] = [];
   if (r.action === 'rdr-anchor' || r.action === 'anchor') parts.push(r.action, `"${r.anchor}"`);
-  else if (r.action === 'rdr') parts.push('rdr');
+  else if (r.action === 'rdr') parts.push(...(r.no ? ['no'] : []), 'rdr');
   else parts.push(r.action, ...(r.direction ? [r.direction] : []), ...(r.quick ? ['quick'] : []));
   if (r.interface) parts.push('on', r.interface);
   const family = familyOf(e);
@@ -69,6 +69,9 @@ export function printRule(e: Expanded, os: Os): string {
     if (e.toPort) parts.push('port', portText(e.toPort));
   }
   if (r.action === 'pass' && os === 'openbsd' && e.protocol === 'tcp') parts.push('flags', r.flags ?? 'S/SA');
+  // print_rule puts the tags after the filter options and before the translation, on both systems.
+  if (r.tag !== undefined) parts.push('tag', r.tag);
+  if (r.tagged) parts.push(...(r.tagged.negate ? ['!'] : []), 'tagged', r.tagged.name);
   if (r.redirect) {
     parts.push(r.action === 'rdr' ? '->' : 'rdr-to');
     const hosts = r.redirect.hosts.map(hostText);

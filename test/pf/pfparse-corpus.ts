@@ -169,15 +169,89 @@ export function fidelityCases(): ParseCase[] {
     ...both('an inline block on one line', 'anchor "x" { pass in all }\n'),
     ...both('an inline block closed on a rule line', 'anchor "x" {\npass in all }\n'),
     ...both('an address range in a table', 'table <t> { 10.0.0.1 - 10.0.0.5 }\n'),
+    ...tagCases(),
+  ];
+}
+
+const GATE = 'on em0 inet proto tcp from any to any port 80';
+const TAG64 = 'g'.repeat(64);
+
+/** Block gates (`no rdr` on FreeBSD, `match ... tagged` on OpenBSD) and the tag forms around them. */
+function tagCases(): ParseCase[] {
+  return [
+    ...both('the gates of a block', `no rdr ${GATE} tagged pfsteer-gate\nrdr on em0 inet proto tcp from <lb1-v4> to <ext> port 80 -> 10.0.1.11\nrdr on em0 inet proto tcp from <lb1-v4> to <ext> port 80 -> 10.0.1.11 port 8080\n`, 'pfsteer'),
+    ...both('an openbsd gate and its block', `match in ${GATE} tagged pfsteer-gate\npass in quick on em0 inet proto tcp from <lb1-v4> to <ext> port 80 rdr-to 10.0.1.11\n`, 'pfsteer'),
+    ...both('no rdr with ->', `no rdr ${GATE} tagged pfsteer-gate -> 10.0.1.11\n`),
+    ...both('no rdr with -> and a port', `no rdr ${GATE} -> 10.0.1.11 port 8080\n`),
+    ...both('no rdr with -> on the last of four lines', 'no rdr on em0 \\\n proto tcp from any to any port 80 \\\n tagged foo \\\n -> 10.0.1.1\n'),
+    ...both('no rdr pass', `no rdr pass ${GATE}\n`),
+    ...both('no rdr pass log on two lines', 'no rdr pass log \\\n on em0 all\n'),
+    ...both('no rdr log, alone and all', 'no rdr log on em0\nno rdr\nno rdr all\n'),
+    ...both('no rdr with pool options', `no rdr ${GATE} tagged g source-hash\n`),
+    ...both('no rdr of the other family', 'no rdr on em0 inet6 proto tcp from any to 10.0.0.1 port 80\n'),
+    ...both('no rdr over a port list', 'no rdr on em0 inet proto tcp from any to any port { 80 443 } tagged pfsteer-gate\n'),
+    ...both('no rdr after filter rules', `pass in all\nno rdr ${GATE} tagged ${TAG64}\n`),
+    ...both('rdr with a syntax error after filter rules', 'pass in all\nrdr on em0 bogus\n'),
+    ...both('no before something else', 'no pass in all\n'),
+    ...both('rdr tagged without ->', `rdr ${GATE} tagged pfsteer-gate\n`),
+    ...both('rdr tagged with pool options without ->', `rdr ${GATE} tagged g source-hash\n`),
+    ...both('rdr tag and ! tagged', `rdr ${GATE} tag foo ! tagged bar -> 10.0.1.11\n`),
+    ...both('rdr tagged after ->', `rdr ${GATE} -> 10.0.1.11 tagged bar\n`),
+    ...both('rdr tagged before tag', `rdr ${GATE} tagged bar tag foo -> 10.0.1.11\n`),
+    ...both('rdr tagged twice', `rdr ${GATE} tagged foo tagged bar -> 10.0.1.11\n`),
+    ...both('rdr tagged before from', 'rdr on em0 inet proto tcp tagged foo from any to any -> 10.0.1.11\n'),
+    ...both('rdr tagged with no from or to', 'rdr on em0 inet tagged foo -> 10.0.1.11\nrdr tagged foo -> 10.0.1.11\nrdr on em0 all tagged foo -> 10.0.1.11\n'),
+    ...both('rdr tagged without a name', `rdr ${GATE} tagged -> 10.0.1.11\nno rdr ${GATE} tagged\n`),
+    ...both('rdr tag without a name', `no rdr ${GATE} tag\n`),
+    ...both('a tag name of 63 characters', `rdr ${GATE} tagged ${TAG64.slice(1)} -> 10.0.1.11\nno rdr ${GATE} tag ${TAG64.slice(1)}\n`),
+    ...both('a tagged name of 64 characters', `rdr ${GATE} tagged ${TAG64} -> 10.0.1.11\n`),
+    ...both('a tag name of 64 characters', `rdr ${GATE} tag ${TAG64} -> 10.0.1.11\n`),
+    ...both('a long tag name and ->', `no rdr on em0 tagged ${TAG64} -> 10.0.1.1\n`),
+    ...both('a long tag name on the last of three lines', `no rdr on em0 \\\n tagged ${TAG64} \\\n \n`),
+    ...both('tagged of several words', `rdr ${GATE} tagged foo bar -> 10.0.1.11\nmatch in ${GATE} tagged foo bar baz\n`),
+    ...both('tag of two words', `rdr ${GATE} tag foo bar -> 10.0.1.11\nmatch in ${GATE} tag foo bar\n`),
+    ...both('tagged a number', `rdr ${GATE} tagged 123 -> 10.0.1.11\n`),
+    ...both('tagged a quoted number and other words', `rdr ${GATE} tagged "123" 0x10 1.5 foo-bar.baz:1 -> 10.0.1.11\n`),
+    ...both('tagged an empty string', `rdr ${GATE} tagged "" -> 10.0.1.11\nmatch in ${GATE} tagged ""\n`),
+    ...both('tagged followed by a keyword', `match in ${GATE} tagged foo inet\n`),
+    ...both('a long tagged name followed by a word', `match in ${GATE} tagged ${TAG64} bogus\n`),
+    ...both('a long tagged name followed by a keyword', `match in ${GATE} tagged ${TAG64} inet\n`),
+    ...both('! ! tagged', `rdr ${GATE} ! ! tagged foo -> 10.0.1.11\n`),
+    ...both('tagged ! name', `rdr ${GATE} tagged ! foo -> 10.0.1.11\nmatch in ${GATE} tagged ! foo\n`),
+    ...both('!tagged without a space', `rdr ${GATE} !tagged foo -> 10.0.1.11\n`),
+    ...both('match tagged without a name', `match in ${GATE} tagged\n`),
+    ...both('match tag without a name', `match in ${GATE} tag\n`),
+    ...both('match with a long tag name', `match in ${GATE} tag ${TAG64}\n`),
+    ...both('pass with two long tag names', `pass in ${GATE} tag ${TAG64} tagged ${TAG64}\n`),
+    ...both('match tagged twice and tag twice', `match in ${GATE} tagged a tagged b tag c tag d\n`),
+    ...both('match tagged before from', 'match in on em0 inet proto tcp tagged foo from any to any port 80\n'),
+    ...both('match tagged with no from or to', 'match in on em0 tagged foo\nmatch tagged foo\n'),
+    ...both('tagged after rdr-to and tag after its port', 'pass in quick on em0 inet proto tcp from <t> to <ext> port 80 rdr-to 10.0.1.11 tagged x\npass in quick on em0 inet proto tcp from <t> to <ext> port 80 tagged x rdr-to 10.0.1.11 port 8080 tag y\n'),
+    ...both('tagged among flags and keep state', `pass in quick ${GATE} flags S/SA tagged x keep state\npass in ${GATE} tagged x no state\n`),
+    ...both('block and pass with tags', 'block in quick on em0 tagged x\npass in on em0 tagged foo\n'),
+    ...both('a long tag name and rdr-to without a direction', `pass quick ${GATE} tagged ${TAG64} rdr-to 10.0.1.1\n`),
+    ...both('a long tag name and a family mismatch', `pass in on em0 inet6 proto tcp from any to 10.0.0.1 port 80 tagged ${TAG64}\n`),
+    ...both('flags forms', 'pass in on em0 proto tcp flags S/SA\npass in on em0 proto tcp flags /SA\npass in on em0 proto tcp flags any\n'),
+    ...both('flags wrong', 'pass in on em0 proto tcp flags S\npass in on em0 proto tcp flags S/\npass in all\npass in on em0 proto tcp flags S/QQ\npass in on em0 proto tcp flags S/SA flags any\nbogus\n'),
+    ...both('a long tag name in an inline anchor', `anchor "x" {\n pass in on em0 tagged ${TAG64}\n}\n`),
   ];
 }
 
 const IFACES = ['em0', 'em1', 'igb0', 'vtnet0', 'ix0'];
 
-/** Ways one rule or table of a rendered anchor can be broken. */
-const BREAKS = ['none', 'none', 'none', 'prefix33', 'port', 'family', 'longname', 'nodest', 'badname'] as const;
+/** Ways one rule, table or gate of a rendered anchor can be broken. */
+const BREAKS = ['none', 'none', 'none', 'prefix33', 'port', 'family', 'longname', 'nodest', 'badname', 'gate'] as const;
 
-/** Random anchors of the layout: per host a persist table of prefixes and its rules, as each dialect writes them. */
+/** A block's gate as each dialect writes it: a rule that never matches and checks the port without a table. */
+function gate(os: Os, iface: string, af: string, port: number): string {
+  return `${os === 'freebsd' ? 'no rdr' : 'match in'} on ${iface} ${af} proto tcp from any to any port ${port} tagged pfsteer-gate`;
+}
+
+/**
+ * Random anchors of the layout: per host a persist table of prefixes per family, then per
+ * (interface, family, port) a block, its gate first and then per host the rule(s) for that port,
+ * as each dialect writes them.
+ */
 export function layoutCases(count: number, seed: number): ParseCase[] {
   const v4 = fc.tuple(fc.integer({ min: 1, max: 223 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 16, max: 24 })).map(([x, y, p]) => `${x}.${y}.0.0/${p}`);
   const v6 = fc.integer({ min: 0, max: 0xffff }).map((w) => `2001:db8:${w.toString(16)}::/48`);
@@ -203,28 +277,40 @@ export function layoutCases(count: number, seed: number): ParseCase[] {
   });
   return fc.sample(arb, { numRuns: count, seed }).map((g, i) => {
     const lines: string[] = [];
-    g.hosts.forEach((h, n) => {
-      for (const family of ['4', '6'] as const) {
-        const prefixes = family === '4' ? h.inet : h.inet6;
-        lines.push(`table <pfs_${h.name}_${family}> persist { ${[...new Set(prefixes)].join(' ')} }`);
+    for (const h of g.hosts) {
+      for (const family of ['4', '6'] as const) lines.push(`table <pfs_${h.name}_${family}> persist { ${[...new Set(family === '4' ? h.inet : h.inet6)].join(' ')} }`);
+    }
+    const blocks = new Map<string, { iface: string; af: string; port: number; services: typeof g.services }>();
+    for (const s of g.services) {
+      for (const af of s.six ? ['inet', 'inet6'] : ['inet']) {
+        for (const port of s.ports) {
+          const key = `${s.iface} ${af} ${port}`;
+          const block = blocks.get(key) ?? { iface: s.iface, af, port, services: [] };
+          block.services.push(s);
+          blocks.set(key, block);
+        }
       }
-      g.services.forEach((s) => {
-        for (const family of s.six ? (['4', '6'] as const) : (['4'] as const)) {
-          const af = family === '4' ? 'inet' : 'inet6';
+    }
+    const gates: number[] = [];
+    for (const b of blocks.values()) {
+      gates.push(lines.length);
+      lines.push(gate(g.os, b.iface, b.af, b.port));
+      g.hosts.forEach((h, n) => {
+        const family = b.af === 'inet' ? '4' : '6';
+        for (const s of b.services) {
           const ext = family === '4' ? s.external : s.external.replaceAll('192.0.2.', '2001:db8::');
           const target = family === '4' ? `10.0.${n}.${h.last}` : `2001:db8:1::${h.last.toString(16)}`;
-          const port = s.ports.length === 1 ? String(s.ports[0]) : `{ ${s.ports.join(' ')} }`;
           const to = `${target}${s.targetPort === undefined ? '' : ` port ${s.targetPort}`}`;
           const from = `<pfs_${h.name}_${family}>`;
           lines.push(
             g.os === 'freebsd'
-              ? `rdr on ${s.iface} ${af} proto tcp from ${from} to ${ext} port ${port} -> ${to}`
-              : `pass in quick on ${s.iface} ${af} proto tcp from ${from} to ${ext} port ${port} rdr-to ${to}`,
+              ? `rdr on ${b.iface} ${b.af} proto tcp from ${from} to ${ext} port ${b.port} -> ${to}`
+              : `pass in quick on ${b.iface} ${b.af} proto tcp from ${from} to ${ext} port ${b.port} rdr-to ${to}`,
           );
         }
       });
-    });
-    const k = g.at % lines.length;
+    }
+    const k = g.breaks === 'gate' ? gates[g.at % gates.length]! : g.at % lines.length;
     const line = lines[k]!;
     const broken: Record<(typeof BREAKS)[number], () => string> = {
       none: () => line,
@@ -234,9 +320,11 @@ export function layoutCases(count: number, seed: number): ParseCase[] {
       longname: () => line.replace(/<pfs_([^>]+)>/, `<pfs_$1_${'x'.repeat(30)}>`),
       nodest: () => line.replace(/ (->|rdr-to) .*$/, ''),
       badname: () => line.replace(/<pfs_([^>]+)>/, '<pfs,$1>'),
+      // A gate with a translation, a tag name past PF_TAG_NAME_SIZE, or no tag name.
+      gate: () => [`${line} -> 10.0.1.1`, line.replace('pfsteer-gate', 'pfsteer-gate'.repeat(6)), line.replace(/ pfsteer-gate$/, '')][g.at % 3]!,
     };
     lines[k] = broken[g.breaks]();
-    return { name: `layout ${i} (${g.os}, ${g.hosts.length} hosts, ${g.breaks})`, os: g.os, anchor: 'pfsteer', text: `${lines.join('\n')}\n` };
+    return { name: `layout ${i} (${g.os}, ${g.hosts.length} hosts, ${blocks.size} blocks, ${g.breaks})`, os: g.os, anchor: 'pfsteer', text: `${lines.join('\n')}\n` };
   });
 }
 
