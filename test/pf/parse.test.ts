@@ -9,21 +9,7 @@ import { decodeAnchor } from '../../src/pf/decode.ts';
 import { isClosing, parseAnchors, parseKilled, parseMemory, parseStates, parseTableNames, parseTableShow } from '../../src/pf/output.ts';
 import { renderAnchor, tableName } from '../../src/pf/render.ts';
 import { PfParseError, parseRuleset } from '../../src/pf/rules.ts';
-import { arbConfig } from '../config/arbitrary-config.ts';
-
-/** Random configs with partitions small enough to render many per second. */
-const arbSmallConfig = arbConfig().chain((config) =>
-  fc
-    .record({ count: fc.constantFrom(16, 32, 64), inetPrefix: fc.integer({ min: 6, max: 10 }), inet6Prefix: fc.integer({ min: 4, max: 10 }) })
-    .map((b): Config => ({ ...config, buckets: { ...config.buckets, ...b } })),
-);
-
-function randomOwners(config: Config, seed: number): Array<string | null> {
-  return Array.from({ length: config.buckets.count }, (_, b) => {
-    const k = (b * 2654435761 + seed) % (config.hosts.length + 1);
-    return k === config.hosts.length ? null : config.hosts[k]!.name;
-  });
-}
+import { arbSmallConfig, randomOwners } from './arbitrary-anchor.ts';
 
 function decodeRendered(config: Config, text: string, unseen: (bucket: number) => string | null) {
   const parsed = parseRuleset(text, 'rendered');
