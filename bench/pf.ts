@@ -118,11 +118,38 @@ function measureCost(emulator: PfEmulator, targets: ReadonlyArray<readonly [stri
 const STEERED = [['192.0.2.10', 80], ['192.0.2.10', 443]] as const;
 const UNSTEERED = [['198.51.100.99', 443], ['192.0.2.10', 22]] as const;
 
-/** Runs the real driver for one event; counts what it sent. */
-async function newChange(emulator: PfEmulator, config: Config, driver: PfDriver, from: BucketAssignment[], event: { down?: string; drain?: string }): Promise<{ change: Change; to: BucketAssignment[] }> {
+type BenchEvent = { down?: string; drain?: string };
+
+/** The plan from `from` when one host goes down or is drained, every other host up. */
+function planEvent(config: Config, from: BucketAssignment[], event: BenchEvent): ReturnType<typeof plan> {
   const states = new Map<string, HostState>(config.hosts.map((h) => [h.name, h.name === event.down ? 'down' : 'up']));
   const drained = new Set(event.drain ? [event.drain] : []);
-  const p = plan({ config, mapper: buildMapper(config), states, drained, applied: new Map(from.map((a) => [a.bucket, a])) });
+  return plan({ config, mapper: buildMapper(config), states, drained, applied: new Map(from.map((a) => [a.bucket, a])) });
+}
+
+interface EmulatedPf {
+  emulator: PfEmulator;
+  config: Config;
+  /** The all-up mapping. */
+  all: BucketAssignment[];
+}
+
+/** An emulated FreeBSD pf whose main ruleset holds `hook`, with the bench's config for B and N pointed at it. */
+async function withEmulatedPf<T>(hook: string, b: number, n: number, fn: (pf: EmulatedPf) => Promise<T>): Promise<T> {
+  const emulator = new PfEmulator('freebsd');
+  try {
+    emulator.loadMain(`${MAIN}${hook}\n`);
+    process.env.PFSTEER_PF_EMULATOR = emulator.dir;
+    const config = configFor(b, n, emulator.pfctl);
+    return await fn({ emulator, config, all: assignmentsFor(config, buildMapper(config).owners(new Set(config.hosts.map((h) => h.name)))) });
+  } finally {
+    emulator.cleanup();
+  }
+}
+
+/** Runs the real driver for one event; counts what it sent. */
+async function newChange(emulator: PfEmulator, config: Config, driver: PfDriver, from: BucketAssignment[], event: BenchEvent): Promise<{ change: Change; to: BucketAssignment[] }> {
+  const p = planEvent(config, from, event);
   const before = emulator.calls().length;
   const started = performance.now();
   const results = await driver.apply(p.changes, { desired: p.desired });
@@ -142,14 +169,9 @@ async function newChange(emulator: PfEmulator, config: Config, driver: PfDriver,
   };
 }
 
-async function runNew(b: number, n: number): Promise<Row> {
-  const emulator = new PfEmulator('freebsd');
-  try {
-    emulator.loadMain(`${MAIN}rdr-anchor "pfsteer"\n`);
-    process.env.PFSTEER_PF_EMULATOR = emulator.dir;
-    const config = configFor(b, n, emulator.pfctl);
+function runNew(b: number, n: number): Promise<Row> {
+  return withEmulatedPf('rdr-anchor "pfsteer"', b, n, async ({ emulator, config, all }) => {
     const driver = new PfDriver(config, { pfctl: pfctlRunner(config.pf) });
-    const all = assignmentsFor(config, buildMapper(config).owners(new Set(config.hosts.map((h) => h.name))));
     const before = emulator.calls().length;
     await driver.apply(all, { desired: all });
     const startCalls = emulator.calls().length - before;
@@ -161,15 +183,11 @@ async function runNew(b: number, n: number): Promise<Row> {
     const drain = await newChange(emulator, config, driver, all, { drain: 'lb1' });
     const demand = driver.demand();
     return { layout: 'one anchor', buckets: b, hosts: n, tables: demand.tables, entries: demand.tableEntries, startCalls, steered, unsteered, down: down.change, drain: drain.change };
-  } finally {
-    emulator.cleanup();
-  }
+  });
 }
 
-async function oldChange(emulator: PfEmulator, config: Config, tables: BucketTable[], from: BucketAssignment[], event: { down?: string; drain?: string }): Promise<Change> {
-  const states = new Map<string, HostState>(config.hosts.map((h) => [h.name, h.name === event.down ? 'down' : 'up']));
-  const drained = new Set(event.drain ? [event.drain] : []);
-  const p = plan({ config, mapper: buildMapper(config), states, drained, applied: new Map(from.map((a) => [a.bucket, a])) });
+async function oldChange(emulator: PfEmulator, config: Config, tables: BucketTable[], from: BucketAssignment[], event: BenchEvent): Promise<Change> {
+  const p = planEvent(config, from, event);
   const entries = p.changes.reduce((s, c) => s + tables[c.bucket]!.inet.length, 0);
   let ms: number | null = null;
   if (p.changes.length <= OLD_TIMED_LOADS) {
@@ -190,14 +208,9 @@ async function oldChange(emulator: PfEmulator, config: Config, tables: BucketTab
   return { calls: p.changes.length, changedTables: p.changes.length, entries, movedPrefixes: entries, ms };
 }
 
-async function runOld(b: number, n: number): Promise<Row> {
-  const emulator = new PfEmulator('freebsd');
-  try {
-    emulator.loadMain(`${MAIN}rdr-anchor "pfsteer/*"\n`);
-    process.env.PFSTEER_PF_EMULATOR = emulator.dir;
-    const config = configFor(b, n, emulator.pfctl);
+function runOld(b: number, n: number): Promise<Row> {
+  return withEmulatedPf('rdr-anchor "pfsteer/*"', b, n, async ({ emulator, config, all }) => {
     const tables = bucketTables(buildPartition(config.buckets));
-    const all = assignmentsFor(config, buildMapper(config).owners(new Set(config.hosts.map((h) => h.name))));
     // Written into the emulator directly: B loads through pfctl would measure the set-up.
     emulator.store.update((m) => {
       for (const a of all) {
@@ -210,9 +223,7 @@ async function runOld(b: number, n: number): Promise<Row> {
     const down = await oldChange(emulator, config, tables, all, { down: 'lb2' });
     const drain = await oldChange(emulator, config, tables, all, { drain: 'lb1' });
     return { layout: 'per bucket', buckets: b, hosts: n, tables: b, entries: 2 ** config.buckets.inetPrefix, startCalls: b, steered, unsteered, down, drain };
-  } finally {
-    emulator.cleanup();
-  }
+  });
 }
 
 const rows: Row[] = [];
