@@ -5,7 +5,8 @@
  * For B = 256, 4096, 65536 and N = 4, 16, 64 (IPv4 /16 source prefixes, one service on
  * <ext> ports 80 and 443):
  * - per new connection: table lookups and rules evaluated by pf's evaluation with skip steps
- *   (the emulator's), for steered packets (to <ext>:443) and unsteered ones (another address);
+ *   (the emulator's), for steered packets (to <ext> on port 80 and on 443) and unsteered ones
+ *   (to another address on port 443, and to <ext> on port 22);
  * - per health change (one host down) and per drain: pfctl calls and table entries sent, and
  *   the emulated apply time (the real driver, every call a pfctl process of the emulator);
  * - tables and table entries the layout uses; the calls to load it at start.
@@ -103,18 +104,52 @@ function summarize(values: number[]): { mean: number; max: number } {
 
 const clients = fc.sample(fc.uint8Array({ minLength: 4, maxLength: 4 }).map((bytes): IpAddress => ({ family: 4, bytes })), { numRuns: SAMPLES, seed: 42 });
 
-function measureCost(emulator: PfEmulator, destination: string, port: number): Cost {
+/** Every client to every (destination, port) given. */
+function measureCost(emulator: PfEmulator, targets: ReadonlyArray<readonly [string, number]>): Cost {
   const memory = emulator.memory();
-  const to: IpAddress = { family: 4, bytes: Uint8Array.from(destination.split('.').map(Number)) };
-  const costs = clients.map((source) => evaluate(memory, { source, destination: to, port, interface: 'em0', protocol: 'tcp' }));
+  const costs = targets.flatMap(([destination, port]) => {
+    const to: IpAddress = { family: 4, bytes: Uint8Array.from(destination.split('.').map(Number)) };
+    return clients.map((source) => evaluate(memory, { source, destination: to, port, interface: 'em0', protocol: 'tcp' }));
+  });
   return { lookups: summarize(costs.map((c) => c.tableLookups)), rules: summarize(costs.map((c) => c.rulesEvaluated)) };
 }
 
-/** Runs the real driver for one event; counts what it sent. */
-async function newChange(emulator: PfEmulator, config: Config, driver: PfDriver, from: BucketAssignment[], event: { down?: string; drain?: string }): Promise<{ change: Change; to: BucketAssignment[] }> {
+/** To the service on both its ports; to another address on a service port, and to the service address on another port. */
+const STEERED = [['192.0.2.10', 80], ['192.0.2.10', 443]] as const;
+const UNSTEERED = [['198.51.100.99', 443], ['192.0.2.10', 22]] as const;
+
+type BenchEvent = { down?: string; drain?: string };
+
+/** The plan from `from` when one host goes down or is drained, every other host up. */
+function planEvent(config: Config, from: BucketAssignment[], event: BenchEvent): ReturnType<typeof plan> {
   const states = new Map<string, HostState>(config.hosts.map((h) => [h.name, h.name === event.down ? 'down' : 'up']));
   const drained = new Set(event.drain ? [event.drain] : []);
-  const p = plan({ config, mapper: buildMapper(config), states, drained, applied: new Map(from.map((a) => [a.bucket, a])) });
+  return plan({ config, mapper: buildMapper(config), states, drained, applied: new Map(from.map((a) => [a.bucket, a])) });
+}
+
+interface EmulatedPf {
+  emulator: PfEmulator;
+  config: Config;
+  /** The all-up mapping. */
+  all: BucketAssignment[];
+}
+
+/** An emulated FreeBSD pf whose main ruleset holds `hook`, with the bench's config for B and N pointed at it. */
+async function withEmulatedPf<T>(hook: string, b: number, n: number, fn: (pf: EmulatedPf) => Promise<T>): Promise<T> {
+  const emulator = new PfEmulator('freebsd');
+  try {
+    emulator.loadMain(`${MAIN}${hook}\n`);
+    process.env.PFSTEER_PF_EMULATOR = emulator.dir;
+    const config = configFor(b, n, emulator.pfctl);
+    return await fn({ emulator, config, all: assignmentsFor(config, buildMapper(config).owners(new Set(config.hosts.map((h) => h.name)))) });
+  } finally {
+    emulator.cleanup();
+  }
+}
+
+/** Runs the real driver for one event; counts what it sent. */
+async function newChange(emulator: PfEmulator, config: Config, driver: PfDriver, from: BucketAssignment[], event: BenchEvent): Promise<{ change: Change; to: BucketAssignment[] }> {
+  const p = planEvent(config, from, event);
   const before = emulator.calls().length;
   const started = performance.now();
   const results = await driver.apply(p.changes, { desired: p.desired });
@@ -134,34 +169,25 @@ async function newChange(emulator: PfEmulator, config: Config, driver: PfDriver,
   };
 }
 
-async function runNew(b: number, n: number): Promise<Row> {
-  const emulator = new PfEmulator('freebsd');
-  try {
-    emulator.loadMain(`${MAIN}rdr-anchor "pfsteer"\n`);
-    process.env.PFSTEER_PF_EMULATOR = emulator.dir;
-    const config = configFor(b, n, emulator.pfctl);
+function runNew(b: number, n: number): Promise<Row> {
+  return withEmulatedPf('rdr-anchor "pfsteer"', b, n, async ({ emulator, config, all }) => {
     const driver = new PfDriver(config, { pfctl: pfctlRunner(config.pf) });
-    const all = assignmentsFor(config, buildMapper(config).owners(new Set(config.hosts.map((h) => h.name))));
     const before = emulator.calls().length;
     await driver.apply(all, { desired: all });
     const startCalls = emulator.calls().length - before;
-    const steered = measureCost(emulator, '192.0.2.10', 443);
-    const unsteered = measureCost(emulator, '198.51.100.99', 22);
+    const steered = measureCost(emulator, STEERED);
+    const unsteered = measureCost(emulator, UNSTEERED);
     const down = await newChange(emulator, config, driver, all, { down: 'lb2' });
     // Back to all up (its own table commands), then a drain of lb1.
     await driver.apply(all.filter((a, i) => a.host !== down.to[i]!.host), { desired: all });
     const drain = await newChange(emulator, config, driver, all, { drain: 'lb1' });
     const demand = driver.demand();
     return { layout: 'one anchor', buckets: b, hosts: n, tables: demand.tables, entries: demand.tableEntries, startCalls, steered, unsteered, down: down.change, drain: drain.change };
-  } finally {
-    emulator.cleanup();
-  }
+  });
 }
 
-async function oldChange(emulator: PfEmulator, config: Config, tables: BucketTable[], from: BucketAssignment[], event: { down?: string; drain?: string }): Promise<Change> {
-  const states = new Map<string, HostState>(config.hosts.map((h) => [h.name, h.name === event.down ? 'down' : 'up']));
-  const drained = new Set(event.drain ? [event.drain] : []);
-  const p = plan({ config, mapper: buildMapper(config), states, drained, applied: new Map(from.map((a) => [a.bucket, a])) });
+async function oldChange(emulator: PfEmulator, config: Config, tables: BucketTable[], from: BucketAssignment[], event: BenchEvent): Promise<Change> {
+  const p = planEvent(config, from, event);
   const entries = p.changes.reduce((s, c) => s + tables[c.bucket]!.inet.length, 0);
   let ms: number | null = null;
   if (p.changes.length <= OLD_TIMED_LOADS) {
@@ -182,14 +208,9 @@ async function oldChange(emulator: PfEmulator, config: Config, tables: BucketTab
   return { calls: p.changes.length, changedTables: p.changes.length, entries, movedPrefixes: entries, ms };
 }
 
-async function runOld(b: number, n: number): Promise<Row> {
-  const emulator = new PfEmulator('freebsd');
-  try {
-    emulator.loadMain(`${MAIN}rdr-anchor "pfsteer/*"\n`);
-    process.env.PFSTEER_PF_EMULATOR = emulator.dir;
-    const config = configFor(b, n, emulator.pfctl);
+function runOld(b: number, n: number): Promise<Row> {
+  return withEmulatedPf('rdr-anchor "pfsteer/*"', b, n, async ({ emulator, config, all }) => {
     const tables = bucketTables(buildPartition(config.buckets));
-    const all = assignmentsFor(config, buildMapper(config).owners(new Set(config.hosts.map((h) => h.name))));
     // Written into the emulator directly: B loads through pfctl would measure the set-up.
     emulator.store.update((m) => {
       for (const a of all) {
@@ -197,14 +218,12 @@ async function runOld(b: number, n: number): Promise<Row> {
         m.anchors[oldName(a.bucket)] = loadedAnchor(source, parseRuleset(source, 'freebsd'));
       }
     });
-    const steered = measureCost(emulator, '192.0.2.10', 443);
-    const unsteered = measureCost(emulator, '198.51.100.99', 22);
+    const steered = measureCost(emulator, STEERED);
+    const unsteered = measureCost(emulator, UNSTEERED);
     const down = await oldChange(emulator, config, tables, all, { down: 'lb2' });
     const drain = await oldChange(emulator, config, tables, all, { drain: 'lb1' });
     return { layout: 'per bucket', buckets: b, hosts: n, tables: b, entries: 2 ** config.buckets.inetPrefix, startCalls: b, steered, unsteered, down, drain };
-  } finally {
-    emulator.cleanup();
-  }
+  });
 }
 
 const rows: Row[] = [];
@@ -242,7 +261,7 @@ const pass = newRows.every((r) => Object.values(verdict(r)).every(Boolean));
 const md = [
   '# bench:pf: the pf data path, one anchor with per-host tables against one anchor per bucket',
   '',
-  `Machine: ${machine}. ${SAMPLES} random IPv4 clients per cell; IPv4 /16 source prefixes (65536 of them); one service on <ext> ports 80 and 443; FreeBSD dialect. Lookups and rules are counted by the emulator's evaluation with pf's skip steps; calls, entries and apply times come from the real pf driver (new) or per-bucket \`pfctl -a pfsteer/bNNNN -f -\` loads (old), every call a pfctl process of the emulator (its time is the emulator's: a Node start-up per call, not pf's).`,
+  `Machine: ${machine}. ${SAMPLES} random IPv4 clients per cell; IPv4 /16 source prefixes (65536 of them); one service on <ext> ports 80 and 443; FreeBSD dialect. Steered: every client to <ext> on 80 and on 443; unsteered: every client to another address on 443 and to <ext> on 22. Lookups and rules are counted by the emulator's evaluation with pf's skip steps; calls, entries and apply times come from the real pf driver (new) or per-bucket \`pfctl -a pfsteer/bNNNN -f -\` loads (old), every call a pfctl process of the emulator (its time is the emulator's: a Node start-up per call, not pf's).`,
   '',
   '## Per new connection',
   '',

@@ -187,13 +187,13 @@ async function main(): Promise<number> {
 
   const lines = [
     '',
-    `Summary (driver ${scene.driver}${scene.driver === 'pf' ? ', the real pf driver against the pf emulator' : ''}; ${BUCKETS} buckets; moved = buckets whose owner changed${scene.emulator ? ' in the emulated pf' : ' (anchors loaded)'}):`,
+    `Summary (driver ${scene.driver}${scene.driver === 'pf' ? ', the real pf driver against the pf emulator' : ''}; ${BUCKETS} buckets; moved = buckets whose owner changed${scene.emulator ? ' in the emulated pf' : ' (as applied)'}):`,
     ...rows.map((r) => `  event: ${r.event}: moved ${r.moved}, minimum ${r.minimum}, between other hosts ${r.collateral}, settled in ${(r.ms / 1000).toFixed(1)} s; why: ${r.why}`),
     rows.every((r) => r.moved === r.minimum && r.collateral === 0)
       ? `Every event moved exactly the minimum: only the buckets of the host that left or came back (${loads} bucket loads in all, ${BUCKETS} of them at start).`
       : 'Some event moved more than the minimum: see the rows above.',
     `Daemon pid ${daemon.pid} stopped with SIGTERM (exit ${String(exit)}); backends stopped; ${dir} ${existsSync(dir) ? 'NOT removed' : 'removed'}.`,
-    scene.emulator ? `No real pf was touched: all ${pfCalls} pfctl calls went to the emulator.` : 'No real pf was touched: driver memory keeps the anchors in the daemon.',
+    scene.emulator ? `No real pf was touched: all ${pfCalls} pfctl calls went to the emulator.` : 'No real pf was touched: driver memory keeps the mapping in the daemon.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return rows.every((r) => r.moved === r.minimum && r.collateral === 0) && exit === 0 ? 0 : 1;

@@ -29,14 +29,14 @@ export function renderBlock(status: DaemonStatus, seconds: number, note: string)
   for (const h of status.hosts) {
     lines.push(`  ${h.name.padEnd(4)} ${h.state.padEnd(7)} ${(h.drained ? 'drained' : '').padEnd(7)} ${String(h.buckets).padStart(3)}  ${bar(h.buckets, status.buckets)}`);
   }
-  const last = status.lastApply ? `last apply: ${status.lastApply.loaded} anchors in ${Math.round(status.lastApply.ms)} ms (${status.lastApply.moves})` : 'nothing applied yet';
-  lines.push(`  anchors loaded so far: ${status.loads}; ${last}`);
+  const last = status.lastApply ? `last apply: ${status.lastApply.loaded} buckets in ${Math.round(status.lastApply.ms)} ms (${status.lastApply.moves})` : 'nothing applied yet';
+  lines.push(`  buckets applied so far: ${status.loads}; ${last}`);
   return lines;
 }
 
 export function renderLine(status: DaemonStatus, seconds: number): string {
   const hosts = status.hosts.map((h) => `${h.name} ${h.state}${h.drained ? ' drained' : ''} ${h.buckets}`).join(' | ');
-  return `  [${seconds.toFixed(1).padStart(5)} s] ${hosts}  (anchors loaded ${status.loads})`;
+  return `  [${seconds.toFixed(1).padStart(5)} s] ${hosts}  (buckets applied ${status.loads})`;
 }
 
 export class LiveView {

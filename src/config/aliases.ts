@@ -6,12 +6,17 @@
  * anything reads it: past a budget of nodes reached through aliases the file is refused at the
  * alias that crosses it.
  */
-import { isAlias, isCollection, isNode, isPair, type Alias, type Document, type Node } from 'yaml';
+import { isAlias, isCollection, isNode, isPair, type Alias, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 
 /** Nodes reached through aliases: a config of 4096 checks, each a 30-node copy, stays under it. */
 export const MAX_ALIASED_NODES = 200_000;
 
 export type AliasProblem = { code: 'alias-expansion' | 'alias-cycle'; message: string; alias: Alias };
+
+/** What a collection holds, keys and values alike, in document order. */
+function children(node: YAMLMap | YAMLSeq): unknown[] {
+  return node.items.flatMap((item) => (isPair(item) ? [item.key, item.value] : [item]));
+}
 
 /** Each alias's anchor: the last node with that anchor before the alias, as YAML defines it. */
 export function aliasTargets(doc: Document): Map<Alias, Node> {
@@ -25,14 +30,7 @@ export function aliasTargets(doc: Document): Map<Alias, Node> {
     }
     if (!isNode(node)) return;
     if (node.anchor) anchors.set(node.anchor, node);
-    if (isCollection(node)) {
-      for (const item of node.items) {
-        if (isPair(item)) {
-          visit(item.key);
-          visit(item.value);
-        } else visit(item);
-      }
-    }
+    if (isCollection(node)) for (const child of children(node)) visit(child);
   };
   visit(doc.contents);
   return targets;
@@ -63,8 +61,8 @@ export function checkAliasExpansion(doc: Document, targets: ReadonlyMap<Alias, N
     if (known !== undefined) return known;
     open.add(node);
     let total = 1;
-    for (const item of node.items) {
-      total += isPair(item) ? size(item.key) + size(item.value) : size(item);
+    for (const child of children(node)) {
+      total += size(child);
       if (total >= cap) break;
     }
     open.delete(node);
@@ -92,13 +90,7 @@ export function checkAliasExpansion(doc: Document, targets: ReadonlyMap<Alias, N
       }
       return;
     }
-    if (!isCollection(node)) return;
-    for (const item of node.items) {
-      if (isPair(item)) {
-        walk(item.key);
-        walk(item.value);
-      } else walk(item);
-    }
+    if (isCollection(node)) for (const child of children(node)) walk(child);
   };
   walk(doc.contents);
   return problem;

@@ -10,8 +10,8 @@ import { assignmentFor } from '../drivers/assignments.ts';
 import type { ObservedBucket } from '../drivers/driver.ts';
 import type { Cidr } from '../net/address.ts';
 import { formatAddress, formatCidr } from '../net/address.ts';
-import { familiesOf, orderedServices, sortedHosts, tableName, type PfFamily } from './render.ts';
-import type { PfRule, RuleCounters } from './rules.ts';
+import { familiesOf, GATE_TAG, ruleBlocks, sortedHosts, tableName, type PfFamily } from './render.ts';
+import type { PfRedirectRule, PfRule, RuleCounters } from './rules.ts';
 
 export interface AnchorContents {
   rules: readonly PfRule[];
@@ -31,7 +31,8 @@ export interface DecodedAnchor {
 
 /** The one expanded rule pfctl prints back for one (destination, port) of a rendered rule. */
 export interface ExpectedRule {
-  host: string;
+  /** Whose rule it is; undefined for a block's gate. */
+  host?: string;
   match: string;
   key: string;
   text: string;
@@ -42,7 +43,7 @@ function matchKey(rule: Pick<PfRule, 'kind' | 'interface' | 'family' | 'protocol
   return [rule.kind, rule.interface, rule.family, rule.protocol, from, to, port].join(' ');
 }
 
-function targetText(address: PfRule['target'], port: number | undefined): string {
+function targetText(address: PfRedirectRule['target'], port: number | undefined): string {
   return `${formatAddress(address)}${port === undefined ? '' : ` port ${port}`}`;
 }
 
@@ -51,21 +52,27 @@ function hostText(cidr: Cidr): string {
   return cidr.prefix === cidr.address.bytes.length * 8 ? formatAddress(cidr.address) : formatCidr(cidr);
 }
 
+/** What follows the match: the redirect, or a gate's tag. */
+function ruleKey(match: string, rule: PfRule): string {
+  return rule.kind === 'gate' ? `${match} tagged ${rule.tag}` : `${match} -> ${targetText(rule.target, rule.targetPort)}`;
+}
+
 /** Every rule pfctl lists for the rendered anchor, in its order (lists expanded, destinations outer). */
 export function expectedRules(config: Config): ExpectedRule[] {
-  const kind: PfRule['kind'] = config.pf.dialect === 'freebsd' ? 'rdr' : 'pass';
+  const kind: PfRedirectRule['kind'] = config.pf.dialect === 'freebsd' ? 'rdr' : 'pass';
   const out: ExpectedRule[] = [];
-  for (const host of sortedHosts(config)) {
-    for (const family of familiesOf(config)) {
-      for (const service of orderedServices(config, family)) {
-        const target = host.targets[service.name]!;
+  const hosts = sortedHosts(config);
+  for (const block of ruleBlocks(config)) {
+    const gate = matchKey({ ...block, kind: 'gate' }, 'any', 'any', block.port);
+    out.push({ match: gate, key: `${gate} tagged ${GATE_TAG}`, text: `the gate of port ${block.port} on ${block.interface} ${block.family}` });
+    for (const host of hosts) {
+      for (const service of block.services) {
+        const target = targetText(host.targets[service.name]!.address, host.targets[service.name]!.port);
         const tos = service.external.kind === 'table' ? [`<${service.external.table}>`] : service.external.addresses.map(hostText);
-        const from = `<${tableName(host.name, family)}>`;
+        const from = `<${tableName(host.name, block.family)}>`;
         for (const to of tos) {
-          for (const port of service.ports) {
-            const match = matchKey({ kind, interface: service.interface, family, protocol: service.protocol }, from, to, port);
-            out.push({ host: host.name, match, key: `${match} -> ${targetText(target.address, target.port)}`, text: `${service.name}: from ${from} to ${to} port ${port} -> ${targetText(target.address, target.port)}` });
-          }
+          const match = matchKey({ ...block, kind }, from, to, block.port);
+          out.push({ host: host.name, match, key: `${match} -> ${target}`, text: `${service.name}: from ${from} to ${to} port ${block.port} -> ${target}` });
         }
       }
     }
@@ -100,13 +107,12 @@ function decodeRules(config: Config, rules: readonly PfRule[], problems: string[
   const byMatch = new Map(expected.map((e) => [e.match, e]));
   const seen: string[] = [];
   for (const rule of rules) {
-    const owner = rule.from.length === 1 ? tableOwner(config, rule.from[0]!) : undefined;
-    const target = targetText(rule.target, rule.targetPort);
+    const owner = rule.kind !== 'gate' && rule.from.length === 1 ? tableOwner(config, rule.from[0]!) : undefined;
     for (const match of observedMatches(rule)) {
-      const key = `${match} -> ${target}`;
+      const key = ruleKey(match, rule);
       seen.push(key);
       if (keys.has(key)) continue;
-      const text = `line ${rule.line}: from ${rule.from.join(' ')} to ${rule.to.join(' ')} -> ${target}`;
+      const text = `line ${rule.line}: from ${rule.from.join(' ')} to ${rule.to.join(' ')} ${rule.kind === 'gate' ? `tagged ${rule.tag}` : `-> ${targetText(rule.target, rule.targetPort)}`}`;
       if (!owner) {
         problems.push(`extra rule (${text})`);
         continue;
@@ -120,13 +126,17 @@ function decodeRules(config: Config, rules: readonly PfRule[], problems: string[
   const present = new Set(seen);
   for (const e of expected) {
     if (present.has(e.key)) continue;
+    if (e.host === undefined) {
+      problems.push(`missing rule (${e.text})`);
+      continue;
+    }
     badRules.add(e.host);
     problems.push(`missing rule for ${e.host} (${e.text})`);
   }
   // Every rule there and nothing else, yet in another order: the first match could differ.
   if (badRules.size === 0 && problems.length === 0 && seen.join('\n') !== expected.map((e) => e.key).join('\n')) {
     problems.push('the rules are out of order');
-    for (const e of expected) badRules.add(e.host);
+    for (const e of expected) if (e.host !== undefined) badRules.add(e.host);
   }
 }
 

@@ -3,11 +3,12 @@
  * the same bytes, so two firewalls of a CARP pair load identical anchors.
  *
  * The anchor holds, per host and address family in use, one `persist` table of the source
- * prefixes of the buckets that host owns, and per host and service the rule(s) from that table
- * to the host's address. A table's rules stand together, hosts in byte order of their names:
- * pf's skip steps then jump over a whole host when its table does not hold the source, so a new
- * connection costs about one table lookup per host, whatever B is. Tables are `persist` so that
- * a host owning nothing (all its buckets moved) keeps its empty table and its rules stay valid.
+ * prefixes of the buckets that host owns, and per service port a block of rules from each
+ * host's table to the host's address (see ruleBlocks for why blocks and gates). In a block a
+ * table's rules stand together, hosts in byte order of their names: pf's skip steps then jump
+ * over a whole host when its table does not hold the source, so a new connection costs about one
+ * table lookup per host, whatever B is. Tables are `persist` so that a host owning nothing (all
+ * its buckets moved) keeps its empty table and its rules stay valid.
  *
  * Dialects follow pf.conf(5): FreeBSD `rdr ... -> addr`, loaded under `rdr-anchor "pfsteer"`;
  * OpenBSD `pass in quick ... rdr-to addr`, loaded under `anchor "pfsteer"` (quick: without it a
@@ -54,23 +55,77 @@ function externalText(service: Service): string {
 }
 
 /**
- * A host's services in the order that lets skip steps work inside its group too: rules that
- * share interface, protocol and destination stand together; the name breaks ties.
+ * The tag no packet carries: a gate rule tests it last, after the port, so the gate never
+ * matches. Reserved: a pf.conf that tags packets with it would stop their steering (freebsd) or
+ * do nothing (openbsd).
  */
-export function orderedServices(config: Pick<Config, 'services'>, family: PfFamily): Service[] {
-  const key = (s: Service): string => `${s.interface}\u0000${s.protocol}\u0000${externalText(s)}\u0000${s.name}`;
-  return config.services.filter((s) => s.family === family).sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+export const GATE_TAG = 'pfsteer-gate';
+
+/** The rules for one destination port of one interface, family and protocol. */
+export interface RuleBlock {
+  interface: string;
+  family: PfFamily;
+  protocol: string;
+  port: number;
+  /** The services with this port, in the order their rules stand in each host's group. */
+  services: Service[];
+}
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * The anchor's rules come in blocks, one per (interface, family, protocol, destination port),
+ * each opened by a gate. pf tests source and destination addresses before ports, so without the
+ * gate a packet for another port would pay a source-table lookup per host in every block. The
+ * gate has no addresses to look up: a packet for another port fails its port test and the
+ * DST_PORT skip step jumps over the whole block; a packet for this port fails its tag test and
+ * goes on into the block, where each host whose table does not hold the source costs one lookup
+ * and the owner two (source, then destination). So a new connection costs at most N + 1 lookups
+ * for one service, whatever B is and however many ports the service has.
+ *
+ * Blocks are ordered by interface, family, protocol, then port, so a packet on another interface
+ * or family skips runs of blocks at once; in a block, hosts by name, then services by
+ * destination and name.
+ */
+export function ruleBlocks(config: Pick<Config, 'services'>): RuleBlock[] {
+  const blocks = new Map<string, RuleBlock>();
+  const families = familiesOf(config);
+  const serviceKey = (s: Service): string => `${externalText(s)}\u0000${s.name}`;
+  for (const service of [...config.services].sort((a, b) => byText(serviceKey(a), serviceKey(b)))) {
+    for (const port of service.ports) {
+      const key = `${service.interface}\u0000${service.family}\u0000${service.protocol}\u0000${port}`;
+      const block = blocks.get(key);
+      if (block) block.services.push(service);
+      else blocks.set(key, { interface: service.interface, family: service.family, protocol: service.protocol, port, services: [service] });
+    }
+  }
+  return [...blocks.values()].sort(
+    (a, b) => byText(a.interface, b.interface) || families.indexOf(a.family) - families.indexOf(b.family) || byText(a.protocol, b.protocol) || a.port - b.port,
+  );
+}
+
+/** What a rule of the block matches, after its action word: `on em0 inet proto tcp from S to D port P`. */
+function blockMatch(block: RuleBlock, from: string, to: string): string {
+  return `on ${block.interface} ${block.family} proto ${block.protocol} from ${from} to ${to} port ${block.port}`;
+}
+
+/** The gate that opens a block; see ruleBlocks. */
+export function gateRule(config: Pick<Config, 'pf'>, block: RuleBlock): string {
+  const match = `${blockMatch(block, 'any', 'any')} tagged ${GATE_TAG}`;
+  return config.pf.dialect === 'freebsd' ? `no rdr ${match}` : `match in ${match}`;
 }
 
 /** The anchor's rules, which depend on the config only: health moves prefixes between tables. */
 function renderRules(config: Config): string[] {
   const lines: string[] = [];
-  for (const host of sortedHosts(config)) {
-    for (const family of familiesOf(config)) {
-      for (const service of orderedServices(config, family)) {
+  const hosts = sortedHosts(config);
+  for (const block of ruleBlocks(config)) {
+    lines.push(gateRule(config, block));
+    for (const host of hosts) {
+      for (const service of block.services) {
         const target = host.targets[service.name]!;
         const to = `${formatAddress(target.address)}${target.port === undefined ? '' : ` port ${target.port}`}`;
-        const match = `on ${service.interface} ${family} proto ${service.protocol} from <${tableName(host.name, family)}> to ${externalText(service)} port ${list(service.ports.map(String))}`;
+        const match = blockMatch(block, `<${tableName(host.name, block.family)}>`, externalText(service));
         lines.push(config.pf.dialect === 'freebsd' ? `rdr ${match} -> ${to}` : `pass in quick ${match} rdr-to ${to}`);
       }
     }

@@ -27,22 +27,33 @@ export interface RuleCounters {
   states: number;
 }
 
-export interface PfRule {
-  /** `rdr` (freebsd dialect) or `pass` (openbsd `pass in quick ... rdr-to`). */
-  kind: 'rdr' | 'pass';
+interface RuleMatch {
   interface: string;
   family: 'inet' | 'inet6';
   protocol: string;
-  /** Host tokens as written: `<table>`, an address or a network. */
+  /** Host tokens as written: `any`, `<table>`, an address or a network. */
   from: string[];
   to: string[];
   ports: number[];
-  target: IpAddress;
-  targetPort?: number;
   counters?: RuleCounters;
   /** 1-based line the rule came from. */
   line: number;
 }
+
+export interface PfRedirectRule extends RuleMatch {
+  /** `rdr` (freebsd dialect) or `pass` (openbsd `pass in quick ... rdr-to`). */
+  kind: 'rdr' | 'pass';
+  target: IpAddress;
+  targetPort?: number;
+}
+
+/** A block's gate: freebsd `no rdr ... tagged T`, openbsd `match in ... tagged T`. */
+export interface PfGateRule extends RuleMatch {
+  kind: 'gate';
+  tag: string;
+}
+
+export type PfRule = PfRedirectRule | PfGateRule;
 
 export interface PfTable {
   name: string;
@@ -119,8 +130,8 @@ function portNumber(token: string, fail: (reason: string) => never): number {
 }
 
 function hostToken(token: string, fail: (reason: string) => never): string {
-  if (/^<[A-Za-z0-9_.-]+>$/.test(token)) return token;
-  if (!parseCidr(token)) fail(`"${token}" is not a table, address or network`);
+  if (token === 'any' || /^<[A-Za-z0-9_.-]+>$/.test(token)) return token;
+  if (!parseCidr(token)) fail(`"${token}" is not any, a table, an address or a network`);
   return token;
 }
 
@@ -133,6 +144,12 @@ function parseRule(text: string, line: number, fail: (reason: string) => never):
     kind = 'pass';
     c.expect('in');
     c.expect('quick');
+  } else if (first === 'no') {
+    kind = 'gate';
+    c.expect('rdr');
+  } else if (first === 'match') {
+    kind = 'gate';
+    c.expect('in');
   } else fail(`"${first}" is not a rule pfsteer writes`);
   c.expect('on');
   const iface = c.next('an interface');
@@ -146,6 +163,13 @@ function parseRule(text: string, line: number, fail: (reason: string) => never):
   const to = c.list('destination').map((t) => hostToken(t, fail));
   c.expect('port');
   const ports = c.accept('=') ? [portNumber(c.next('a port'), fail)] : c.list('port').map((t) => portNumber(t, fail));
+  const match: RuleMatch = { interface: iface, family, protocol, from, to, ports, line };
+  if (kind === 'gate') {
+    c.expect('tagged');
+    const tag = c.next('a tag');
+    if (!c.done()) fail(`unexpected "${c.peek()}"`);
+    return { kind, ...match, tag };
+  }
   if (kind === 'rdr') c.expect('->');
   else {
     // OpenBSD prints the default TCP flags of a stateful pass rule.
@@ -158,7 +182,7 @@ function parseRule(text: string, line: number, fail: (reason: string) => never):
   let targetPort: number | undefined;
   if (c.accept('port')) targetPort = portNumber(c.next('a port'), fail);
   if (!c.done()) fail(`unexpected "${c.peek()}"`);
-  return { kind, interface: iface, family, protocol, from, to, ports, target, ...(targetPort === undefined ? {} : { targetPort }), line };
+  return { kind, ...match, target, ...(targetPort === undefined ? {} : { targetPort }) };
 }
 
 const COUNTERS = /^\[\s*Evaluations:\s*(\d+)\s+Packets:\s*(\d+)\s+Bytes:\s*(\d+)\s+States:\s*(\d+)\s*\]$/;

@@ -9,21 +9,7 @@ import { decodeAnchor } from '../../src/pf/decode.ts';
 import { isClosing, parseAnchors, parseKilled, parseMemory, parseStates, parseTableNames, parseTableShow } from '../../src/pf/output.ts';
 import { renderAnchor, tableName } from '../../src/pf/render.ts';
 import { PfParseError, parseRuleset } from '../../src/pf/rules.ts';
-import { arbConfig } from '../config/arbitrary-config.ts';
-
-/** Random configs with partitions small enough to render many per second. */
-const arbSmallConfig = arbConfig().chain((config) =>
-  fc
-    .record({ count: fc.constantFrom(16, 32, 64), inetPrefix: fc.integer({ min: 6, max: 10 }), inet6Prefix: fc.integer({ min: 4, max: 10 }) })
-    .map((b): Config => ({ ...config, buckets: { ...config.buckets, ...b } })),
-);
-
-function randomOwners(config: Config, seed: number): Array<string | null> {
-  return Array.from({ length: config.buckets.count }, (_, b) => {
-    const k = (b * 2654435761 + seed) % (config.hosts.length + 1);
-    return k === config.hosts.length ? null : config.hosts[k]!.name;
-  });
-}
+import { arbSmallConfig, randomOwners } from './arbitrary-anchor.ts';
 
 function decodeRendered(config: Config, text: string, unseen: (bucket: number) => string | null) {
   const parsed = parseRuleset(text, 'rendered');
@@ -65,11 +51,15 @@ test('decode names every inconsistency: prefix in no table, in two tables, unkno
   const dropped = new Set(partition[y]!.inet.map(formatCidr));
   tables.set(b, tables.get(b)!.filter((e) => !dropped.has(formatCidr(e))));
   tables.get(a)!.push(parseCidr('192.0.2.77/32')!);
-  const rules = parsed.rules.slice(1);
-  const wrong = { ...rules[0]!, target: parseAddress('10.99.99.99')! };
-  const decoded = decodeAnchor(c!, partition, { rules: [wrong, ...rules.slice(1)], tables });
+  // The first gate and the first host rule missing, the second host rule sent elsewhere.
+  const gates = parsed.rules.filter((r) => r.kind === 'gate');
+  const [, second, ...rest] = parsed.rules.filter((r) => r.kind !== 'gate');
+  assert.ok(second);
+  const wrong = { ...second, target: parseAddress('10.99.99.99')! };
+  const decoded = decodeAnchor(c!, partition, { rules: [...gates.slice(1), wrong, ...rest], tables });
   const all = [...decoded.problems, ...decoded.buckets.flatMap((x) => x.problems.map((p) => `bucket ${x.bucket}: ${p}`))].join('\n');
   assert.match(all, /missing rule for/);
+  assert.match(all, /missing rule \(the gate of port \d+ on /);
   assert.match(all, /rule to the wrong address|extra rule/);
   assert.match(all, /no bucket's prefix \(192\.0\.2\.77/);
   assert.match(all, new RegExp(`bucket ${x}: prefix .* is in the tables of`));
@@ -89,14 +79,34 @@ test('pfctl -vv output: expanded rules, @numbers and counters are read; counters
   assert.equal(rules.length, 2);
   assert.deepEqual(rules[0]!.counters, { evaluations: 12, packets: 30, bytes: 4000, states: 2 });
   assert.deepEqual(rules[1]!.ports, [443]);
-  assert.equal(rules[1]!.targetPort, 8443);
+  assert.equal(rules[1]!.kind !== 'gate' && rules[1]!.targetPort, 8443);
   assert.equal(rules[1]!.line, 4);
 });
 
 test('openbsd pass rules with printed default flags are read', () => {
   const { rules } = parseRuleset('@0 pass in quick on em0 inet6 proto tcp from <b0000v6> to 2001:db8::10 port = 443 flags S/SA rdr-to 2001:db8:1::11\n', 'pfctl -s rules');
   assert.equal(rules[0]!.kind, 'pass');
-  assert.equal(formatAddress(rules[0]!.target), '2001:db8:1::11');
+  assert.equal(rules[0]!.kind === 'pass' && formatAddress(rules[0]!.target), '2001:db8:1::11');
+});
+
+test('gates as pfctl prints them are read in both dialects, with their tag', () => {
+  const { rules } = parseRuleset(
+    [
+      '@0 no rdr on em0 inet proto tcp from any to any port = 80 tagged pfsteer-gate',
+      '  [ Evaluations: 5         Packets: 0         Bytes: 0           States: 0     ]',
+      '@1 match in on em1 inet6 proto tcp from any to any port = https tagged pfsteer-gate',
+      '',
+    ].join('\n'),
+    'pfctl -s nat',
+  );
+  assert.deepEqual(
+    rules.map((r) => [r.kind, r.interface, r.family, r.from, r.to, r.ports, r.kind === 'gate' ? r.tag : undefined]),
+    [
+      ['gate', 'em0', 'inet', ['any'], ['any'], [80], 'pfsteer-gate'],
+      ['gate', 'em1', 'inet6', ['any'], ['any'], [443], 'pfsteer-gate'],
+    ],
+  );
+  assert.throws(() => parseRuleset('no rdr on em0 inet proto tcp from any to any port = 80\n', 'x'), (e: unknown) => e instanceof PfParseError && /expected "tagged"/.test(e.message));
 });
 
 test('a line that does not parse is an error naming the source and line, never dropped', () => {

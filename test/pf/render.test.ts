@@ -5,10 +5,9 @@ import { execa } from 'execa';
 import fc from 'fast-check';
 import { buildPartition, bucketTables } from '../../src/buckets/partition.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import type { Config } from '../../src/config/model.ts';
 import { buildMapper } from '../../src/daemon/daemon.ts';
 import { mainRulesetSnippet, renderAnchor, tableName } from '../../src/pf/render.ts';
-import { arbConfig } from '../config/arbitrary-config.ts';
+import { arbSmallConfig, randomOwners } from './arbitrary-anchor.ts';
 import { parseRuleset as emulatorParse } from '../pf-emulator/grammar.ts';
 
 /** Real pfctl's parser, built for Linux (see /work/shared/pfreal/README.md); absent on other machines. */
@@ -76,20 +75,6 @@ test('table names come from the host name alone: adding a host renames nothing, 
     }),
   );
 });
-
-/** Random configs with partitions small enough to render many per second. */
-const arbSmallConfig = arbConfig().chain((c) =>
-  fc
-    .record({ count: fc.constantFrom(16, 32, 64), inetPrefix: fc.integer({ min: 6, max: 10 }), inet6Prefix: fc.integer({ min: 4, max: 10 }) })
-    .map((b): Config => ({ ...c, buckets: { ...c.buckets, ...b } })),
-);
-
-function randomOwners(config: Config, seed: number): Array<string | null> {
-  return Array.from({ length: config.buckets.count }, (_, b) => {
-    const k = (b * 2654435761 + seed) % (config.hosts.length + 1);
-    return k === config.hosts.length ? null : config.hosts[k]!.name;
-  });
-}
 
 test('the emulator accepts the anchor pfsteer renders for random configs and owners, in both dialects', () => {
   fc.assert(
