@@ -70,7 +70,8 @@ test('npm pack, npm install -g into a prefix: pfsteer, its examples and its man 
 
   const plan = await run(bin, ['plan', '-c', example]);
   assert.equal(plan.exitCode, 0, plan.stderr);
-  assert.match(plan.stdout, /^rdr on em0 inet proto tcp from <[^>]+> to <haproxy-ext-std> port \{ 80 443 \} -> 10\.0\.1\.1[12]$/m);
+  assert.match(plan.stdout, /^no rdr on em0 inet proto tcp from any to any port 443 tagged pfsteer-gate$/m);
+  assert.match(plan.stdout, /^rdr on em0 inet proto tcp from <[^>]+> to <haproxy-ext-std> port 443 -> 10\.0\.1\.1[12]$/m);
 
   assert.ok(existsSync(join(prefix, 'share', 'man', 'man8', 'pfsteer.8')));
   assert.ok(existsSync(join(prefix, 'share', 'man', 'man5', 'pfsteer.yaml.5')));
