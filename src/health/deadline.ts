@@ -13,10 +13,16 @@ export interface Deadline {
   dispose(): void;
 }
 
+/**
+ * What every deadline aborts with. Nothing reads more than its name, and one made per run would
+ * capture a stack each time (hundreds a second when hosts are silent).
+ */
+const DEADLINE_PASSED = new DOMException("the run's deadline passed", 'TimeoutError');
+
 export function deadline(parent: AbortSignal, ms: number): Deadline {
   const controller = new AbortController();
   const onParent = (): void => controller.abort(parent.reason);
-  const expire = () => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'));
+  const expire = () => controller.abort(DEADLINE_PASSED);
   let pending: NodeJS.Immediate | undefined;
   const timer = setTimeout(() => (pending = setImmediate(expire)), ms);
   if (parent.aborted) onParent();
