@@ -104,12 +104,15 @@ export function loadTables(current: Record<string, KTable>, ruleset: Ruleset, no
   return out;
 }
 
-/** An anchor as the emulated kernel keeps it once loaded: zeroed counters per printed rule. */
-export function loadedAnchor(source: string, ruleset: Ruleset, current: Record<string, KTable> = {}): LoadedAnchor {
+/**
+ * An anchor as the emulated kernel keeps it once loaded: zeroed counters per printed rule;
+ * `rules` is the text its rules are read back from (the optimizer's printout when it moved any).
+ */
+export function loadedAnchor(source: string, ruleset: Ruleset, current: Record<string, KTable> = {}, rules = withoutTables(source, ruleset)): LoadedAnchor {
   const loadedAt = Date.now();
   return {
     source,
-    rules: withoutTables(source, ruleset),
+    rules,
     counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0, pid: process.pid })),
     loadedAt,
     tables: loadTables(current, ruleset, loadedAt),
