@@ -8,9 +8,10 @@
  *  2. rules that differ only in their source or only in their destination address (plain
  *     addresses or prefixes) are combined into one rule over a const table once there are six of
  *     them, at the place of the first;
- *  3. pfctl then reorders rules to lengthen skip steps. That pass is not emulated: where it finds
- *     rules to group (a field shared by some but not all rules of a block) the emulator refuses
- *     the load rather than guess an order (`Unemulated`).
+ *  3. rules that share a skip-step field (interface, direction, family, protocol, an address, a
+ *     port) with some but not all rules of the block are grouped together (reorder_rules).
+ * Level profile (ordering by the counters of the rules loaded now), optimization inside inline
+ * anchors and of the main ruleset are not emulated: the load is refused (`Unemulated`).
  * Held to the real pfctl builds' `-nv` printout by test/pf/optimize-differential.test.ts.
  */
 import { randomBytes } from 'node:crypto';
@@ -78,11 +79,11 @@ function portKey(p: PortOp | undefined): string {
   return p === undefined ? '' : `${p.op}${p.a}${p.b === undefined ? '' : `:${p.b}`}`;
 }
 
-/** The flags a rule checks: OpenBSD and FreeBSD pass rules that keep state default to S/SA. */
+/** The flags a rule checks: pass rules that keep state default to S/SA for tcp or any protocol. */
 function flagsOf(e: Expanded): string {
   const r = e.rule;
   if (r.flags !== undefined) return r.flags === 'any' ? '' : r.flags;
-  return r.action === 'pass' && !r.noState ? 'S/SA' : '';
+  return r.action === 'pass' && !r.noState && (e.protocol === undefined || e.protocol === 'tcp') ? 'S/SA' : '';
 }
 
 function fieldsOf(e: Expanded): Fields {
@@ -230,18 +231,90 @@ const SKIP_FIELDS: Array<(e: Expanded) => string | undefined> = [
   (e) => (e.toPort === undefined ? undefined : portKey(e.toPort)),
 ];
 
-/** Pass 3 would regroup the block when some field is shared by more than one rule but not all. */
-function wouldReorder(block: Candidate[]): boolean {
-  if (block.length < 3) return false;
-  return SKIP_FIELDS.some((field) => {
-    const counts = new Map<string, number>();
-    for (const c of block) {
-      const v = field(c.e);
-      if (v !== undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
+/** Rules that share one skip-step field's value, as reorder_rules keeps them: largest first. */
+interface SkipList {
+  count: number;
+  rules: Candidate[];
+}
+
+function skipLists(block: readonly Candidate[], field: (e: Expanded) => string | undefined): SkipList[] {
+  const lists: SkipList[] = [];
+  for (const c of block) {
+    const v = field(c.e);
+    let at = v === undefined ? -1 : lists.findIndex((l) => field(l.rules[0]!.e) === v);
+    if (at < 0) {
+      lists.push({ count: 0, rules: [] });
+      at = lists.length - 1;
     }
-    const largest = Math.max(0, ...counts.values());
-    return largest > 1 && largest < block.length;
-  });
+    const list = lists[at]!;
+    list.count++;
+    list.rules.push(c);
+    // A list moves ahead of every list before it with fewer rules.
+    while (at > 0 && lists[at - 1]!.count < list.count) {
+      lists[at] = lists[at - 1]!;
+      lists[--at] = list;
+    }
+  }
+  return lists;
+}
+
+/** A rule placed elsewhere leaves the lists of the fields that still have a group of two or more. */
+function dropFromLists(fields: SkipList[][], rule: Candidate): void {
+  for (const lists of fields) {
+    if (lists.length === 0 || lists[0]!.count <= 1) continue;
+    const at = lists.findIndex((l) => l.rules.includes(rule));
+    if (at < 0) continue;
+    const list = lists[at]!;
+    list.rules.splice(list.rules.indexOf(rule), 1);
+    list.count--;
+    for (let i = at; i + 1 < lists.length && lists[i + 1]!.count > list.count; i++) {
+      lists[i] = lists[i + 1]!;
+      lists[i + 1] = list;
+    }
+  }
+}
+
+/**
+ * Pass 3, reorder_rules: while some field's largest group of rules has two or more (and not all
+ * rules of the block), the group with the most rules (the first field on a tie) is taken out in
+ * order. A group of two joins the end of the block; a bigger one becomes a block of its own,
+ * placed before this block and reordered the same way. Rules left in no group follow in order.
+ */
+function reorder(block: readonly Candidate[]): Candidate[] {
+  const fields = SKIP_FIELDS.map((field) => skipLists(block, field));
+  let largest = 0;
+  for (const lists of fields) {
+    const first = lists[0]!;
+    if (first.count === block.length || first.count === 1) first.count = 0;
+    else largest = Math.max(largest, first.count);
+  }
+  if (largest === 0) return [...block];
+  const head = [...block];
+  const kept: Candidate[] = [];
+  const before: Candidate[] = [];
+  while (head.length > 0) {
+    let most = 1;
+    let which = -1;
+    fields.forEach((lists, i) => {
+      if (lists.length > 0 && lists[0]!.count > most) {
+        most = lists[0]!.count;
+        which = i;
+      }
+    });
+    if (which < 0) {
+      kept.push(...head.splice(0));
+      break;
+    }
+    const group = fields[which]!.shift()!;
+    const target = group.count > 2 ? [] : kept;
+    for (const rule of group.rules.splice(0)) {
+      head.splice(head.indexOf(rule), 1);
+      target.push(rule);
+      dropFromLists(fields, rule);
+    }
+    if (target !== kept) before.push(...reorder(target));
+  }
+  return [...before, ...kept];
 }
 
 function superblocks(rules: readonly Expanded[]): Candidate[][] {
@@ -277,11 +350,7 @@ export function optimizeRules(rules: readonly Expanded[], counter: TableCounter)
       out.push(block[0]!.e);
       continue;
     }
-    const kept = combine(removeCovered(block), counter, tables);
-    if (wouldReorder(kept)) {
-      throw new Unemulated(`ruleset optimization would reorder rules ${block[0]!.e.rule.line}-${block.at(-1)!.e.rule.line} for skip steps (pfctl_optimize.c reorder_rules), which is not emulated; load with -o none`);
-    }
-    out.push(...kept.map((c) => c.e));
+    out.push(...reorder(combine(removeCovered(block), counter, tables)).map((c) => c.e));
   }
   return { rules: out, tables, changed: out.length !== rules.length || out.some((e, i) => e !== rules[i]) };
 }

@@ -68,7 +68,8 @@ export function printRule(e: Expanded, os: Os): string {
     parts.push('to', hostText(e.to));
     if (e.toPort) parts.push('port', portText(e.toPort));
   }
-  if (r.action === 'pass' && os === 'openbsd' && e.protocol === 'tcp') parts.push('flags', r.flags ?? 'S/SA');
+  // OpenBSD gives pass rules S/SA and prints flags unless the rule names a protocol other than tcp.
+  if (r.action === 'pass' && os === 'openbsd' && (e.protocol === 'tcp' || e.protocol === undefined)) parts.push('flags', r.flags ?? 'S/SA');
   // print_rule puts the tags after the filter options and before the translation, on both systems.
   if (r.tag !== undefined) parts.push('tag', r.tag);
   if (r.tagged) parts.push(...(r.tagged.negate ? ['!'] : []), 'tagged', r.tagged.name);

@@ -160,8 +160,35 @@ export function layoutCases(count: number, seed: number): OptimizeCase[] {
   });
 }
 
+/**
+ * Random runs of filter rules that share some fields and not others (interface, direction,
+ * family, protocol, addresses, ports, action), for pfctl's superblocks, covered-rule removal and
+ * reordering for skip steps; OpenBSD, where every rule is a filter rule.
+ */
+export function shuffleCases(count: number, seed: number): OptimizeCase[] {
+  const rule = fc.record({
+    action: fc.constantFrom('pass in quick', 'pass in quick', 'pass in quick', 'pass out quick', 'pass quick', 'match in', 'pass in'),
+    iface: fc.constantFrom('em0', 'em1', 'igb0', ''),
+    six: fc.boolean(),
+    proto: fc.constantFrom('tcp', 'tcp', 'udp', ''),
+    from: fc.constantFrom('any', '<t1>', '<t2>', 'A1', 'A2', 'N1'),
+    to: fc.constantFrom('any', '<t1>', 'A1', 'A2', 'A3', 'A4', 'N1', '{ A1 A2 A3 }'),
+    port: fc.constantFrom('', '80', '443', '{ 80 443 }'),
+  });
+  const v4: Record<string, string> = { A1: '192.0.2.1', A2: '192.0.2.2', A3: '192.0.2.3', A4: '198.51.100.4', N1: '192.0.2.0/24' };
+  const v6: Record<string, string> = { A1: '2001:db8::1', A2: '2001:db8::2', A3: '2001:db8::3', A4: '2001:db8:1::4', N1: '2001:db8::/64' };
+  return fc.sample(fc.record({ rules: fc.array(rule, { minLength: 3, maxLength: 14 }), level: fc.constantFrom('basic', undefined) }), { numRuns: count, seed }).map((g, i) => {
+    const lines = g.rules.map((r) => {
+      const addr = (x: string): string => x.replace(/A\d|N1/g, (k) => (r.six ? v6 : v4)[k]!);
+      const proto = r.proto === '' && r.port !== '' ? 'tcp' : r.proto;
+      return [r.action, r.iface && `on ${r.iface}`, r.six ? 'inet6' : 'inet', proto && `proto ${proto}`, `from ${addr(r.from)}`, `to ${addr(r.to)}`, r.port && `port ${r.port}`].filter(Boolean).join(' ');
+    });
+    return { name: `shuffle ${i} (openbsd, ${g.level ?? 'no -o'}, ${lines.length} lines)`, os: 'openbsd' as const, ...(g.level === undefined ? {} : { level: g.level }), text: `${lines.join('\n')}\n` };
+  });
+}
+
 export function optimizeCases(): OptimizeCase[] {
-  return [...handCases(), ...layoutCases(150, 13)];
+  return [...handCases(), ...layoutCases(150, 13), ...shuffleCases(150, 13)];
 }
 
 if (import.meta.main) {

@@ -4,8 +4,7 @@
  * back (`-s rules`, FreeBSD `-s nat` and `-s rules`, and `-t T -T show` for every automatic
  * table), and compared with what the real builds print for it with `-nv`: the same rules in the
  * same order and the same automatic tables. Live against the builds where they exist, else
- * against the answers recorded in fixtures/optimize-corpus.json. Where the emulator refuses (an
- * optimization it does not reproduce) the test checks it says so and that the case needed it.
+ * against the answers recorded in fixtures/optimize-corpus.json.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,7 +42,7 @@ function numbered(rules: string[], tables: Record<string, string[]>): Loaded {
 }
 
 /** What the real -nv printed, minus the file's own tables; FreeBSD's filter rules without the `flags S/SA keep state` the emulator does not print. */
-export function fromPrintout(os: Os, stdout: string): Loaded {
+function fromPrintout(os: Os, stdout: string): Loaded {
   const rules: string[] = [];
   const tables: Record<string, string[]> = {};
   for (const line of stdout.split('\n').filter(Boolean)) {
@@ -93,28 +92,12 @@ function answered(): { cases: Array<OptimizeCase & PrintAnswer>; live: boolean }
   return { cases: recorded(), live: false };
 }
 
-const REORDER = /^pfctl emulator: ruleset optimization would reorder rules .* \(pfctl_optimize\.c reorder_rules\), which is not emulated; load with -o none\n$/;
-
 test('the emulator loads what real pfctl -nv prints, at -o none, -o basic and by default', () => {
   const { cases } = answered();
-  const refused: string[] = [];
-  let matched = 0;
   for (const c of cases) {
     assert.equal(c.exit, 0, `${c.name}: real pfctl refused it`);
-    const real = fromPrintout(c.os, c.stdout);
-    const emulated = emulatorLoad(c);
-    if ('refused' in emulated) {
-      assert.match(emulated.refused, REORDER, c.name);
-      assert.notEqual(c.level, 'none', `${c.name}: refused at -o none`);
-      refused.push(c.name);
-      continue;
-    }
-    assert.deepEqual(emulated, real, c.name);
-    matched++;
+    assert.deepEqual(emulatorLoad(c), fromPrintout(c.os, c.stdout), c.name);
   }
-  // Refusals stay the exception: the hand cases made to group rules for skip steps, and few layouts.
-  assert.ok(matched >= cases.length * 0.85, `${matched} of ${cases.length} matched; refused: ${refused.join('; ')}`);
-  console.log(`optimizer: ${matched} cases as real pfctl prints them, ${refused.length} refused (${refused.join('; ')})`);
 });
 
 test('the recorded answers are what the corpus holds now', () => {
