@@ -367,11 +367,9 @@ class Parser {
   private set(out: Ruleset): void {
     this.take();
     if (this.accept('ruleset-optimization')) {
-      const value = this.take();
-      // pf's lexer reads a bare number as a NUMBER, which is no `string`.
-      if (value.text === '\n' || (!value.quoted && /^\d+$/.test(value.text))) this.syntax();
-      const level = OPTIMIZATION_LEVELS.find((l) => l === value.text);
-      if (level === undefined) this.fail(`unknown ruleset-optimization ${value.text}`, this.endLine());
+      const value = this.string(true);
+      const level = OPTIMIZATION_LEVELS.find((l) => l === value);
+      if (level === undefined) this.fail(`unknown ruleset-optimization ${value}`, this.endLine());
       out.optimization ??= level;
       return;
     }
