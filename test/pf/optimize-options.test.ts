@@ -9,7 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { parseAddress } from '../../src/net/address.ts';
 import { runOrUsage } from '../pf-emulator/cli.ts';
+import { PfEmulator } from '../pf-emulator/emulator.ts';
 import type { Os } from '../pf-emulator/grammar.ts';
 import { usage } from '../pf-emulator/outcome.ts';
 import { Store } from '../pf-emulator/store.ts';
@@ -110,4 +112,26 @@ test('rules the optimizer leaves as they are load at any level, the main ruleset
   assert.equal(load(s, ['-a', 'pfsteer', '-o', 'profile'], rdr).code, 0, 'FreeBSD translation rules are not optimized');
   assert.equal(load(s, [], 'table <ext> { 192.0.2.10 }\nrdr-anchor "pfsteer"\nanchor "pfsteer"\npass in all\n').code, 0);
   assert.equal(runOrUsage(['-a', 'pfsteer', '-s', 'nat'], () => '', s).stdout.split('\n').filter(Boolean).length, 7);
+});
+
+test('a packet meets an optimized anchor as pf would: one rule and two table lookups where -o none has seven rules', () => {
+  const packet = (destination: string) => ({ source: parseAddress('10.1.2.3')!, destination: parseAddress(destination)!, port: 80, interface: 'em0' });
+  const anchor = `table <lb1-v4> persist { 10.1.0.0/16 }\n${RULES.openbsd}`;
+  const seen: Record<string, { rules: number; lookups: number; to: string[] }> = {};
+  for (const level of ['basic', 'none']) {
+    const e = new PfEmulator('openbsd');
+    try {
+      e.loadMain('anchor "pfsteer"\n');
+      assert.equal(load(e.store, ['-a', 'pfsteer', '-o', level], anchor).code, 0);
+      const last = e.evaluate(packet('203.0.113.7'));
+      seen[level] = { rules: last.rulesEvaluated, lookups: last.tableLookups, to: ['203.0.113.1', '203.0.113.7', '203.0.113.8'].map((d) => e.evaluate(packet(d)).answer.address) };
+    } finally {
+      e.cleanup();
+    }
+  }
+  // The hook in the main ruleset counts one rule; the anchor one (basic) or seven (none).
+  assert.deepEqual(seen, {
+    basic: { rules: 2, lookups: 2, to: ['10.0.1.1', '10.0.1.1', '203.0.113.8'] },
+    none: { rules: 8, lookups: 7, to: ['10.0.1.1', '10.0.1.1', '203.0.113.8'] },
+  });
 });
