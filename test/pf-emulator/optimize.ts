@@ -86,7 +86,19 @@ function flagsOf(e: Expanded): string {
   return r.action === 'pass' && !r.noState && (e.protocol === undefined || e.protocol === 'tcp') ? 'S/SA' : '';
 }
 
+const fieldsCache = new WeakMap<Expanded, Fields>();
+
+/** A rule's fields, read once: the passes compare every pair of rules in a block. */
 function fieldsOf(e: Expanded): Fields {
+  let f = fieldsCache.get(e);
+  if (!f) {
+    f = readFields(e);
+    fieldsCache.set(e, f);
+  }
+  return { ...f };
+}
+
+function readFields(e: Expanded): Fields {
   const r = e.rule;
   const brk = JSON.stringify([r.action, r.quick, r.no ?? false, r.tag ?? '', r.noState ?? false, r.redirect ?? null]);
   return {

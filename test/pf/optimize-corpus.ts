@@ -68,6 +68,9 @@ const list = (prefix: string, n: number, from = 1): string => `{ ${Array.from({ 
 const PASS = (from: string, to: string, port = '80', target = '10.0.1.1'): string => `pass in quick on em0 inet proto tcp from ${from} to ${to} port ${port} rdr-to ${target}`;
 const GATE = (port: number, iface = 'em0'): string => `match in on ${iface} inet proto tcp from any to any port ${port} tagged pfsteer-gate`;
 
+/** One rule per interface given, each to its own address. */
+const ON = (ifaces: string[]): string[] => ifaces.map((iface, i) => `pass in quick on ${iface} inet proto tcp from <lb1-v4> to 192.0.2.${i + 1} port 80 rdr-to 10.0.1.1`);
+
 /** Rulesets chosen for one behaviour each; every one at none, basic and no -o. */
 export function handCases(): OptimizeCase[] {
   const openbsd: Array<[string, string[]]> = [
@@ -92,6 +95,9 @@ export function handCases(): OptimizeCase[] {
     ['rules of another tag do not combine', [PASS('<lb1-v4>', list('203.0.113.', 3)), `pass in quick on em0 inet proto tcp from <lb1-v4> to ${list('203.0.113.', 3, 4)} port 80 tag x rdr-to 10.0.1.1`]],
     ['rules on another interface do not combine', [PASS('<lb1-v4>', list('203.0.113.', 3)), `pass in quick on em1 inet proto tcp from <lb1-v4> to ${list('203.0.113.', 3, 4)} port 80 rdr-to 10.0.1.1`]],
     ['gates side by side are grouped for skip steps', [GATE(80), GATE(443), GATE(80, 'em1'), GATE(443, 'em1')]],
+    ['alternating interfaces are grouped', ON(['em0', 'em1', 'em0', 'em1', 'em0', 'em1', 'em0'])],
+    ['two pairs of interfaces are grouped', ON(['em0', 'em1', 'em0', 'em1'])],
+    ['a group of three goes before a group of two', ON(['em1', 'em0', 'em1', 'em0', 'em0'])],
   ];
   const freebsd: Array<[string, string[]]> = [
     ['rdr rules are not optimized', [`rdr on em0 inet proto tcp from <lb1-v4> to ${list('203.0.113.', 7)} port 80 -> 10.0.1.1`]],
