@@ -86,16 +86,26 @@ function flagsOf(e: Expanded): string {
   return r.action === 'pass' && !r.noState && (e.protocol === undefined || e.protocol === 'tcp') ? 'S/SA' : '';
 }
 
-const fieldsCache = new WeakMap<Expanded, Fields>();
+const fieldsCache = new WeakMap<Expanded, { fields: Fields; key: string }>();
+
+function cachedFields(e: Expanded): { fields: Fields; key: string } {
+  let f = fieldsCache.get(e);
+  if (!f) {
+    const fields = readFields(e);
+    f = { fields, key: JSON.stringify(fields) };
+    fieldsCache.set(e, f);
+  }
+  return f;
+}
 
 /** A rule's fields, read once: the passes compare every pair of rules in a block. */
 function fieldsOf(e: Expanded): Fields {
-  let f = fieldsCache.get(e);
-  if (!f) {
-    f = readFields(e);
-    fieldsCache.set(e, f);
-  }
-  return { ...f };
+  return { ...cachedFields(e).fields };
+}
+
+/** The fields as one string, for comparing them whole. */
+function fieldsKey(e: Expanded): string {
+  return cachedFields(e).key;
 }
 
 function readFields(e: Expanded): Fields {
@@ -116,8 +126,19 @@ function readFields(e: Expanded): Fields {
   };
 }
 
+const addressCache = new WeakMap<HostSpec, string>();
+
 /** An address with its negation dropped (that is a field of its own): what pf stores as the address. */
 function addressKey(h: HostSpec): string {
+  let key = addressCache.get(h);
+  if (key === undefined) {
+    key = readAddress(h);
+    addressCache.set(h, key);
+  }
+  return key;
+}
+
+function readAddress(h: HostSpec): string {
   switch (h.kind) {
     case 'any':
       return 'any';
@@ -140,8 +161,15 @@ function isGroup(name: string): boolean {
   return name !== '' && !/\d$/.test(name);
 }
 
+/** `sub`'s address once `sup`'s wider one is taken off it: any covers all, a prefix what it holds. */
+function coveredAddress(s: HostSpec, b: HostSpec, sNeg: boolean, bNeg: boolean, sameFamily: boolean): string {
+  if (s.kind === 'any' && !sNeg && !bNeg) return 'any';
+  if (s.kind === 'net' && b.kind === 'net' && sNeg === bNeg && sameFamily && s.cidr.address.family === b.cidr.address.family && s.cidr.prefix < b.cidr.prefix && containsAddress(s.cidr, b.cidr.address)) return addressKey(s);
+  return addressKey(b);
+}
+
 /** What a rule `sub` looks like once the ways `sup` is wider are taken off it (exclude_supersets). */
-function narrowed(sup: Candidate, sub: Candidate): { f: Fields; src: string; dst: string } {
+function narrowed(sup: Candidate, sub: Candidate): Fields {
   const a = fieldsOf(sup.e);
   const f = fieldsOf(sub.e);
   if (a.ifname === '') f.ifname = '';
@@ -150,20 +178,17 @@ function narrowed(sup: Candidate, sub: Candidate): { f: Fields; src: string; dst
   if (a.proto === '') f.proto = '';
   if (a.srcPorts === '') f.srcPorts = '';
   if (a.dstPort === '') f.dstPort = '';
-  const side = (s: HostSpec, b: HostSpec, sNeg: boolean, bNeg: boolean): string => {
-    if (s.kind === 'any' && !sNeg && !bNeg) return 'any';
-    if (s.kind === 'net' && b.kind === 'net' && sNeg === bNeg && a.af === f.af && s.cidr.address.family === b.cidr.address.family && s.cidr.prefix < b.cidr.prefix && containsAddress(s.cidr, b.cidr.address)) return addressKey(s);
-    return addressKey(b);
-  };
-  const src = side(sup.e.from, sub.e.from, a.srcNeg, f.srcNeg);
-  const dst = side(sup.e.to, sub.e.to, a.dstNeg, f.dstNeg);
   if (a.af === '') f.af = '';
-  return { f, src, dst };
+  return f;
 }
 
+/** Whether `sup` matches every packet `sub` does, as remove_identical_rules weighs it. */
 function covers(sup: Candidate, sub: Candidate): boolean {
-  const n = narrowed(sup, sub);
-  return JSON.stringify(fieldsOf(sup.e)) === JSON.stringify(n.f) && addressKey(sup.e.from) === n.src && addressKey(sup.e.to) === n.dst;
+  const same = fieldsKey(sup.e) === fieldsKey(sub.e);
+  if (!same && fieldsKey(sup.e) !== JSON.stringify(narrowed(sup, sub))) return false;
+  const a = cachedFields(sup.e).fields;
+  const b = cachedFields(sub.e).fields;
+  return addressKey(sup.e.from) === coveredAddress(sup.e.from, sub.e.from, a.srcNeg, b.srcNeg, a.af === b.af) && addressKey(sup.e.to) === coveredAddress(sup.e.to, sub.e.to, a.dstNeg, b.dstNeg, a.af === b.af);
 }
 
 /** Pass 1: a rule covered by another of its block goes; of two identical rules the first stays. */
@@ -183,7 +208,7 @@ function removeCovered(block: Candidate[]): Candidate[] {
 }
 
 function sameButAddresses(a: Candidate, b: Candidate): boolean {
-  return JSON.stringify(fieldsOf(a.e)) === JSON.stringify(fieldsOf(b.e));
+  return fieldsKey(a.e) === fieldsKey(b.e);
 }
 
 /** Pass 2: rules equal but for one address collect into a table; past the threshold the rest go. */
@@ -336,7 +361,7 @@ function superblocks(rules: readonly Expanded[]): Candidate[][] {
     const first = block?.[0]?.e;
     const barrier = e.rule.action === 'anchor' || first?.rule.action === 'anchor';
     const groups = first !== undefined && (isGroup(e.rule.interface ?? '') || isGroup(first.rule.interface ?? '')) && (e.rule.interface ?? '').toLowerCase() !== (first.rule.interface ?? '').toLowerCase();
-    if (!block || !first || barrier || groups || fieldsOf(first).brk !== fieldsOf(e).brk) {
+    if (!block || !first || barrier || groups || cachedFields(first).fields.brk !== cachedFields(e).fields.brk) {
       block = [];
       blocks.push(block);
     }
