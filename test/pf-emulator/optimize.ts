@@ -396,7 +396,7 @@ export function optimizeRules(rules: readonly Expanded[], counter: TableCounter)
  * A ruleset as `pfctl -f` loads it at `level`: unchanged at none, or its rules printed back in
  * optimized order with the tables the optimizer built (const, named `__automatic_<id>_<n>` with
  * a random id, as pf_opt_create_table names them on a real load; `taken` are the table names pf
- * already holds, which the id must avoid). Throws Unemulated where the result is out of reach.
+ * already holds, which the id must avoid, as must the file's own). Throws Unemulated where the result is out of reach.
  */
 export function optimizeRuleset(ruleset: Ruleset, os: Os, level: OptimizationLevel, taken: ReadonlySet<string>): { ruleset: Ruleset; rules?: string } {
   if (level === 'none') return { ruleset };
@@ -409,7 +409,7 @@ export function optimizeRuleset(ruleset: Ruleset, os: Os, level: OptimizationLev
   const optimized = optimizeRules(filter, counter);
   if (!optimized.changed) return { ruleset };
   if (ruleset.rules.some((r) => r.inline || r.fromPorts.length > 0 || r.noState)) throw new Unemulated('the optimized ruleset holds a rule the emulator cannot print back (inline anchor, source port or no state); load with -o none');
-  const lower = new Set([...taken].map((n) => n.toLowerCase()));
+  const lower = new Set([...taken, ...ruleset.tables.map((t) => t.name)].map((n) => n.toLowerCase()));
   let id = randomBytes(4).readUInt32BE();
   const nameOf = (k: number): string => `__automatic_${id.toString(16)}_${k}`;
   while (optimized.tables.some((_, k) => lower.has(nameOf(k)))) id = randomBytes(4).readUInt32BE();
