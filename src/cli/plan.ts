@@ -71,7 +71,7 @@ async function run(options: PlanOptions): Promise<void> {
     for (const c of diff) process.stdout.write(`#   bucket ${c.bucket}: ${label(c.from)} -> ${label(c.to)}\n`);
     if (diff.length === 0) return;
   }
-  for (const [name, text] of Object.entries(anchors)) process.stdout.write(`# --- pfctl -a ${name} -f -\n${text}`);
+  for (const [name, text] of Object.entries(anchors)) process.stdout.write(`# --- pfctl -o none -a ${name} -f -\n${text}`);
 }
 
 export function planCommand(): Command {

@@ -261,7 +261,10 @@ export class PfDriver implements Driver {
     const text = this.render(owners);
     this.lastApply = { calls: 1, entries: 0, wholeAnchor: true };
     try {
-      await pfctlOk(this.pfctl, ['-a', this.anchor(), '-f', '-'], text);
+      // `-o none`: pfctl's optimizer (on by default, for filter rules: OpenBSD's pass rules) would
+      // reorder the rules, fold address lists into tables of its own and drop covered rules, so
+      // pf would hold something other than what was rendered and read-back would see drift.
+      await pfctlOk(this.pfctl, ['-o', 'none', '-a', this.anchor(), '-f', '-'], text);
     } catch (error) {
       // A refused load leaves pf as it was; a timed-out one is unknown: `held` stays undefined either way.
       return assignments.map((a) => ({ bucket: a.bucket, ok: false, error: asError(error) }));

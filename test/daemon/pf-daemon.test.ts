@@ -91,7 +91,7 @@ test("a stopped backend's buckets, and no others, move by table commands; they c
   let daemon = await Daemon.start(file(), realParts, logger);
   try {
     await until(() => owners().every((o) => o !== undefined), 10_000, 'every bucket loaded');
-    assert.deepEqual(writes(), ['-a pfsteer -f -'], 'one whole-anchor load at start');
+    assert.deepEqual(writes(), ['-o none -a pfsteer -f -'], 'one whole-anchor load at start');
     assert.equal((daemon.status() as { hook: { ok: boolean } }).hook.ok, true);
     await until(() => (daemon.status() as { filter: { state: string } }).filter.state === 'in-sync', 5000, 'in sync');
     const initial = owners();
@@ -203,7 +203,7 @@ test('a reload that changes rules is one whole-anchor load; a removed host\'s ta
     const count = writes().length;
     assert.deepEqual(await daemon.reload(), { ok: true });
     await until(() => owners().every((o, b) => o === initial[b]), 15_000, 'lb1 reached at its new address');
-    assert.deepEqual(writes().slice(count), ['-a pfsteer -f -']);
+    assert.deepEqual(writes().slice(count), ['-o none -a pfsteer -f -']);
     // lb3 removed from the config: one load without its rules, then its table goes.
     const text = config().replace('{std: 10.0.1.11}', '{std: 10.0.1.21}');
     await writeFile(file(), text.slice(0, text.indexOf('  lb3:')));
@@ -211,7 +211,7 @@ test('a reload that changes rules is one whole-anchor load; a removed host\'s ta
     assert.deepEqual(await daemon.reload(), { ok: true });
     await until(() => !owners().includes('lb3'), 15_000, 'lb3 gone');
     const calls = emulator.calls().slice(before).map((c) => c.argv.join(' '));
-    assert.ok(calls.includes('-a pfsteer -f -'), calls.join('\n'));
+    assert.ok(calls.includes('-o none -a pfsteer -f -'), calls.join('\n'));
     await until(() => emulator.calls().some((c) => c.argv.join(' ') === '-a pfsteer -t lb3-v4 -T kill'), 5000, 'lb3-v4 killed');
   } finally {
     await daemon.close();

@@ -6,8 +6,9 @@
  */
 import { containsAddress, parseAddress, parseCidr } from '../../src/net/address.ts';
 import { fs } from './fs.ts';
-import type { Os, Ruleset } from './grammar.ts';
-import { PfSyntaxError, parseRuleset } from './grammar.ts';
+import type { OptimizationLevel, Os, Ruleset } from './grammar.ts';
+import { OPTIMIZATION_LEVELS, PfSyntaxError, parseRuleset } from './grammar.ts';
+import { optimizeRuleset, Unemulated } from './optimize.ts';
 import type { Outcome } from './outcome.ts';
 import { failure, OK, summary, usage } from './outcome.ts';
 import { expandedRules, isNatRule, loadedAnchor, loadTables, printCounters, printRule, referencedTables } from './ruleset.ts';
@@ -44,6 +45,8 @@ function getopt(argv: string[], os: Os): Options {
       if (WITH_ARGUMENT[os].includes(c)) {
         const value = j + 1 < arg.length ? arg.slice(j + 1) : argv[++i];
         if (value === undefined) throw new Usage(`option requires an argument -- ${c}`);
+        // pfctl checks the level as getopt hands it over, before any other work.
+        if (c === 'o' && !lookup(value, OPTIMIZATION_LEVELS)) throw new Usage(`Unknown optimization '${value}'`);
         values.set(c, [...(values.get(c) ?? []), value]);
         break;
       }
@@ -176,16 +179,40 @@ function fits(os: Os, main: string, used: TableCount[]): boolean {
   return left.tables >= 0 && left.entries >= 0;
 }
 
+/** The optimizer level of a load: the last -o, else the file's first `set ruleset-optimization`, else basic. */
+function optimizationLevel(o: Options, ruleset: Ruleset): OptimizationLevel {
+  const given = last(o, 'o');
+  return given === undefined ? (ruleset.optimization ?? 'basic') : lookup(given, OPTIMIZATION_LEVELS)!;
+}
+
+function unemulated(error: unknown): Outcome {
+  if (error instanceof Unemulated) return failure(`pfctl emulator: ${error.message}\n`);
+  throw error;
+}
+
 /** One anchor's load, which sees only what pf's limits need: Store.replaceAnchor runs it too. */
-function loadAnchor(summary: PfSummary, source: string, ruleset: Ruleset, current: LoadedAnchor | undefined): { anchor?: LoadedAnchor; result: Outcome } {
+function loadAnchor(summary: PfSummary, source: string, ruleset: Ruleset, current: LoadedAnchor | undefined, level: OptimizationLevel): { anchor?: LoadedAnchor; result: Outcome } {
+  const taken = new Set([...Object.keys(summary.mainTables), ...Object.values(summary.tableCounts).flatMap((t) => t.names), ...Object.keys(current?.tables ?? {})]);
+  let optimized: ReturnType<typeof optimizeRuleset>;
+  try {
+    optimized = optimizeRuleset(ruleset, summary.os, level, taken);
+  } catch (error) {
+    return { result: unemulated(error) };
+  }
   // `set limit` in an anchor parses and is not applied: pfctl loads options for the main ruleset only.
-  const loaded = loadedAnchor(source, ruleset, current?.tables);
+  const loaded = loadedAnchor(source, optimized.ruleset, current?.tables, optimized.rules);
   if (!fits(summary.os, summary.main, [tableCount(summary.mainTables), ...Object.values(summary.tableCounts), tableCount(loaded.tables)])) return { result: NO_TABLE_MEMORY };
   return { anchor: loaded, result: OK };
 }
 
-function load(memory: PfMemory, anchor: string, source: string, ruleset: Ruleset): Outcome {
+function load(memory: PfMemory, anchor: string, source: string, ruleset: Ruleset, level: OptimizationLevel): Outcome {
   if (anchor === '') {
+    // The main ruleset is kept as its text (options, tables, rules), which an optimized load would rewrite.
+    try {
+      if (optimizeRuleset(ruleset, memory.os, level, new Set()).rules !== undefined) return failure('pfctl emulator: ruleset optimization of the main ruleset is not emulated; load it with -o none\n');
+    } catch (error) {
+      return unemulated(error);
+    }
     const tables = loadTables(memory.mainTables, ruleset);
     if (!fits(memory.os, source, [tableCount(tables), ...Object.values(memory.anchors).map((a) => tableCount(a.tables))])) return NO_TABLE_MEMORY;
     memory.main = source;
@@ -195,7 +222,7 @@ function load(memory: PfMemory, anchor: string, source: string, ruleset: Ruleset
   }
   const others: Record<string, TableCount> = {};
   for (const [name, a] of Object.entries(memory.anchors)) if (name !== anchor) others[name] = tableCount(a.tables);
-  const { anchor: loaded, result } = loadAnchor({ os: memory.os, main: memory.main, mainTables: memory.mainTables, tableCounts: others }, source, ruleset, memory.anchors[anchor]);
+  const { anchor: loaded, result } = loadAnchor({ os: memory.os, main: memory.main, mainTables: memory.mainTables, tableCounts: others }, source, ruleset, memory.anchors[anchor], level);
   if (loaded) memory.anchors[anchor] = loaded;
   return result;
 }
@@ -436,12 +463,12 @@ export function run(argv: string[], stdin: () => string, store: Store): Outcome 
     if (!('rules' in parsed)) return parsed;
     loading = parsed;
   }
-  const others = [...o.values.keys()].filter((k) => !['a', 'f', 't', 'T'].includes(k));
+  const others = [...o.values.keys()].filter((k) => !['a', 'f', 'o', 't', 'T'].includes(k));
   // `-a anchor -f file` and `-a anchor -t T -T cmd`, the calls pfsteer makes on every change.
   if (anchor !== '' && others.length === 0 && !dryRun) {
     if (loading) {
       const ruleset = loading;
-      return store.replaceAnchor(anchor, (summary, current) => loadAnchor(summary, source, ruleset, current));
+      return store.replaceAnchor(anchor, (summary, current) => loadAnchor(summary, source, ruleset, current, optimizationLevel(o, ruleset)));
     }
     if (request && !READ_ONLY_TABLE.has(request.call.command)) return tableOnAnchor(store, request);
   }
@@ -463,7 +490,7 @@ export function run(argv: string[], stdin: () => string, store: Store): Outcome 
       (o.values.has('F') ? step(flush(memory, anchor, last(o, 'F')!, quiet)) : undefined) ??
       (o.values.has('k') ? step(kill(memory, o.values.get('k')!)) : undefined) ??
       (request ? step(tableOnMemory(memory, request)) : undefined) ??
-      (loading && !dryRun ? step(load(memory, anchor, source, loading)) : undefined);
+      (loading && !dryRun ? step(load(memory, anchor, source, loading, optimizationLevel(o, loading))) : undefined);
     return failed ?? { code: 0, stdout, stderr };
   });
 }

@@ -91,7 +91,13 @@ export interface Ruleset {
   tables: TableDef[];
   rules: Rule[];
   limits: Record<string, number>;
+  /** `set ruleset-optimization`: the first one in the file counts, later ones are only checked. */
+  optimization?: OptimizationLevel;
 }
+
+/** pfctl's ruleset optimizer levels (`-o`, `set ruleset-optimization`), in pfctl's lookup order. */
+export const OPTIMIZATION_LEVELS = ['none', 'basic', 'profile'] as const;
+export type OptimizationLevel = (typeof OPTIMIZATION_LEVELS)[number];
 
 interface Token {
   text: string;
@@ -278,7 +284,8 @@ class Parser {
         return;
       case 'set':
         if (inline) this.syntax();
-        this.order(0);
+        // FreeBSD's check_rulestate is not called for ruleset-optimization: it may follow rules.
+        if (!this.isWord(this.peek(1), 'ruleset-optimization')) this.order(0);
         this.set(out);
         return;
       case 'rdr':
@@ -359,6 +366,13 @@ class Parser {
 
   private set(out: Ruleset): void {
     this.take();
+    if (this.accept('ruleset-optimization')) {
+      const value = this.string(true);
+      const level = OPTIMIZATION_LEVELS.find((l) => l === value);
+      if (level === undefined) this.fail(`unknown ruleset-optimization ${value}`, this.endLine());
+      out.optimization ??= level;
+      return;
+    }
     if (!this.accept('limit')) this.syntax();
     const one = (): void => {
       const key = this.take();

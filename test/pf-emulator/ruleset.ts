@@ -68,7 +68,8 @@ export function printRule(e: Expanded, os: Os): string {
     parts.push('to', hostText(e.to));
     if (e.toPort) parts.push('port', portText(e.toPort));
   }
-  if (r.action === 'pass' && os === 'openbsd' && e.protocol === 'tcp') parts.push('flags', r.flags ?? 'S/SA');
+  // OpenBSD gives pass rules S/SA and prints flags unless the rule names a protocol other than tcp.
+  if (r.action === 'pass' && os === 'openbsd' && (e.protocol === 'tcp' || e.protocol === undefined)) parts.push('flags', r.flags ?? 'S/SA');
   // print_rule puts the tags after the filter options and before the translation, on both systems.
   if (r.tag !== undefined) parts.push('tag', r.tag);
   if (r.tagged) parts.push(...(r.tagged.negate ? ['!'] : []), 'tagged', r.tagged.name);
@@ -104,12 +105,15 @@ export function loadTables(current: Record<string, KTable>, ruleset: Ruleset, no
   return out;
 }
 
-/** An anchor as the emulated kernel keeps it once loaded: zeroed counters per printed rule. */
-export function loadedAnchor(source: string, ruleset: Ruleset, current: Record<string, KTable> = {}): LoadedAnchor {
+/**
+ * An anchor as the emulated kernel keeps it once loaded: zeroed counters per printed rule;
+ * `rules` is the text its rules are read back from (the optimizer's printout when it moved any).
+ */
+export function loadedAnchor(source: string, ruleset: Ruleset, current: Record<string, KTable> = {}, rules = withoutTables(source, ruleset)): LoadedAnchor {
   const loadedAt = Date.now();
   return {
     source,
-    rules: withoutTables(source, ruleset),
+    rules,
     counters: ruleset.rules.flatMap(expand).map(() => ({ evaluations: 0, packets: 0, bytes: 0, states: 0, pid: process.pid })),
     loadedAt,
     tables: loadTables(current, ruleset, loadedAt),

@@ -108,7 +108,7 @@ async function loaded(extra = '') {
 }
 
 test('start is one pfctl -a pfsteer -f - of the whole anchor, and reads back clean', async () => {
-  assert.deepEqual(emu.loads().map((c) => c.argv.join(' ')), ['-a pfsteer -f -']);
+  assert.deepEqual(emu.loads().map((c) => c.argv.join(' ')), ['-o none -a pfsteer -f -']);
   const reading = await driver.readAnchor();
   assert.deepEqual(reading.problems, []);
   assert.deepEqual(reading.children, []);
@@ -276,7 +276,7 @@ test('a table command with an unknown outcome (hung pfctl) makes the next apply 
   const before = e.calls().length;
   const failed = results.filter((r) => !r.ok).map((r) => down[r.bucket]!);
   assert.ok((await d.apply(failed, { desired: down })).every((r) => r.ok));
-  assert.deepEqual(e.calls().slice(before).map((x) => x.argv.join(' ')), ['-a pfsteer -f -']);
+  assert.deepEqual(e.calls().slice(before).map((x) => x.argv.join(' ')), ['-o none -a pfsteer -f -']);
   assert.deepEqual((await d.readAnchor()).buckets.map((b) => b.assignment?.host), down.map((a) => a.host));
 });
 
@@ -342,7 +342,7 @@ test('drift of rules (anchor rules flushed behind pfsteer) shows when read; the 
   assert.ok(observed.every((o) => o.problems.length > 0));
   const before = e.calls().length;
   assert.ok((await d.apply(all, { desired: all })).every((r) => r.ok));
-  assert.deepEqual(e.calls().slice(before).map((x) => x.argv.join(' ')), ['-a pfsteer -f -']);
+  assert.deepEqual(e.calls().slice(before).map((x) => x.argv.join(' ')), ['-o none -a pfsteer -f -']);
   assert.deepEqual((await d.observe()).flatMap((o) => o.problems), []);
 });
 
@@ -431,6 +431,28 @@ test('openbsd dialect: pass in quick ... rdr-to rules load under anchor "pfsteer
   const answer = e.route({ source: client, destination: parseAddress('192.0.2.10')!, port: 80, interface: 'em0' });
   const bucket = bucketOf(buildPartition(c.buckets), client);
   assert.equal(answer.address, formatAddress(c.hosts.find((h) => h.name === down[bucket]!.host)!.targets.web!.address));
+});
+
+test("openbsd: the anchor loads with pfctl's optimizer off (-o none), so seven literal external addresses stay seven rules and read back clean; optimized, they would read as drift", async () => {
+  const e = fresh('openbsd');
+  const file = join(dir, 'seven.yaml');
+  const seven = Array.from({ length: 7 }, (_, i) => `192.0.2.${10 + i}`);
+  writeFileSync(file, yaml(e.pfctl, ', dialect: openbsd').replace('external: <ext4>', `external: [${seven.join(', ')}]`));
+  const c = await loadConfig(file);
+  const d = new PfDriver(c);
+  const want = desired(c, HOSTS);
+  assert.deepEqual((await d.apply(want, { desired: want })).filter((r) => !r.ok), []);
+  assert.deepEqual(e.loads().map((x) => x.argv.join(' ')), ['-o none -a pfsteer -f -']);
+  assert.deepEqual((await d.readAnchor()).problems, []);
+  const client = parseAddress('198.51.100.7')!;
+  const owner = c.hosts.find((h) => h.name === want[bucketOf(buildPartition(c.buckets), client)]!.host)!;
+  assert.equal(e.route({ source: client, destination: parseAddress('192.0.2.16')!, port: 443, interface: 'em0' }).address, formatAddress(owner.targets.web!.address));
+
+  // The same text as plain pfctl loads it: the optimizer folds the addresses into a table of its own.
+  const text = e.store.read().anchors.pfsteer!.source;
+  const r = await execa(e.pfctl, ['-a', 'pfsteer', '-f', '-'], { input: text, reject: false, env: { PFSTEER_PF_EMULATOR: e.dir } });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.match((await d.readAnchor()).problems.join('\n'), /extra rule for lb1 \(line \d+: from <lb1-v4> to <__automatic_/);
 });
 
 test("prepare refuses a layout beyond pf's table-entries limit, naming the set limit to raise", async () => {

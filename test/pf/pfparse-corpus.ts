@@ -170,6 +170,28 @@ export function fidelityCases(): ParseCase[] {
     ...both('an inline block closed on a rule line', 'anchor "x" {\npass in all }\n'),
     ...both('an address range in a table', 'table <t> { 10.0.0.1 - 10.0.0.5 }\n'),
     ...tagCases(),
+    ...optimizationCases(),
+  ];
+}
+
+/** `set ruleset-optimization`: the words it takes, where it may stand, and a repeat. */
+function optimizationCases(): ParseCase[] {
+  const so = 'set ruleset-optimization';
+  const FILTER = 'pass in quick on em0 inet proto tcp from any to 192.0.2.10 port 80\n';
+  return [
+    ...both('set ruleset-optimization none, basic', `${so} none\n${so} basic\n${FILTER}`),
+    ...both('set ruleset-optimization quoted', `${so} "none"\n${FILTER}`),
+    ...both('set ruleset-optimization in an anchor', `${so} basic\n${FILTER}`, 'pfsteer'),
+    ...both('set ruleset-optimization of an unknown level', `${so} bogus\n${FILTER}`),
+    ...both('set ruleset-optimization in capitals or abbreviated', `${so} NONE\n${so} n\n${FILTER}`),
+    ...both('set ruleset-optimization of a number', `${so} 1\n${FILTER}`),
+    ...both('set ruleset-optimization without a level', `${so}\n${FILTER}`),
+    ...both('set ruleset-optimization of two words', `${so} profile none\n${FILTER}`),
+    ...both('set ruleset-optimization after rules', `${FILTER}${so} none\n`),
+    ...both('set ruleset-optimization after rdr rules', `${RDR}${so} none\n`),
+    ...both('set ruleset-optimization, then an unknown one', `${so} none\n${so} bogus\n`),
+    ...both('set ruleset-optimization, then set limit', `${so} none\nset limit states 10\n`),
+    ...both('set ruleset-optimization after rules, then set limit', `${FILTER}${so} none\nset limit states 10\n`),
   ];
 }
 
