@@ -8,13 +8,12 @@
  *     PFSTEER_PFPARSE=/path/to/pfparse node test/pf/optimize-corpus.ts
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Os } from '../pf-emulator/grammar.ts';
-import { findPfparse } from './pfparse-corpus.ts';
+import { findPfparse, withFile } from './pfparse-corpus.ts';
 
 export interface OptimizeCase {
   name: string;
@@ -51,17 +50,12 @@ function fingerprints(bin: string): void {
 
 export function askPfctl(bin: string, c: OptimizeCase): PrintAnswer {
   fingerprints(bin);
-  const dir = mkdtempSync(join(tmpdir(), 'pfsteer-optimize-'));
-  const file = join(dir, 'in.pf');
-  writeFileSync(file, c.text);
-  try {
+  return withFile(c, (file) => {
     const args = ['-nv', ...(c.os === 'freebsd' ? ['-P'] : []), ...(c.level === undefined ? [] : ['-o', c.level]), '-a', 'pfsteer', '-f', file];
     const r = spawnSync(bin, args, { encoding: 'utf8' });
     if (r.status === null) throw new Error(`${bin} ${c.name}: ${r.error?.message ?? r.signal}`);
     return { exit: r.status, stdout: r.stdout };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 const list = (prefix: string, n: number, from = 1): string => `{ ${Array.from({ length: n }, (_, i) => `${prefix}${from + i}`).join(' ')} }`;

@@ -49,7 +49,8 @@ function normalise(stderr: string, file: string): string {
   return stderr.replace(/^pfctl-(?:freebsd12|openbsd):/gm, 'pfctl:').replaceAll(file, 'FILE');
 }
 
-function withFile<T>(c: ParseCase, fn: (file: string) => T): T {
+/** `c.text` in a file of its own for `fn`, removed afterwards. */
+export function withFile<T>(c: { text: string }, fn: (file: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'pfsteer-pfparse-'));
   const file = join(dir, 'in.pf');
   writeFileSync(file, c.text);
