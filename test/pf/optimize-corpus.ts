@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import type { Os } from '../pf-emulator/grammar.ts';
-import { findPfparse, withFile } from './pfparse-corpus.ts';
+import { blockRule, findPfparse, gate, layoutBlocks, withFile } from './pfparse-corpus.ts';
 
 export interface OptimizeCase {
   name: string;
@@ -60,7 +60,7 @@ export function askPfctl(bin: string, c: OptimizeCase): PrintAnswer {
 
 const list = (prefix: string, n: number, from = 1): string => `{ ${Array.from({ length: n }, (_, i) => `${prefix}${from + i}`).join(' ')} }`;
 const PASS = (from: string, to: string, port = '80', target = '10.0.1.1'): string => `pass in quick on em0 inet proto tcp from ${from} to ${to} port ${port} rdr-to ${target}`;
-const GATE = (port: number, iface = 'em0'): string => `match in on ${iface} inet proto tcp from any to any port ${port} tagged pfsteer-gate`;
+const GATE = (port: number, iface = 'em0'): string => gate('openbsd', iface, 'inet', port);
 
 /** One rule per interface given, each to its own address. */
 const ON = (ifaces: string[]): string[] => ifaces.map((iface, i) => `pass in quick on ${iface} inet proto tcp from <lb1-v4> to 192.0.2.${i + 1} port 80 rdr-to 10.0.1.1`);
@@ -134,29 +134,17 @@ export function layoutCases(count: number, seed: number): OptimizeCase[] {
   });
   return fc.sample(arb, { numRuns: count, seed }).map((g, i) => {
     const lines = Array.from({ length: g.hosts }, (_, h) => `table <lb${h + 1}-v4> persist { 10.${h + 1}.0.0/16 }`);
-    const blocks = new Map<string, { iface: string; port: number; services: typeof g.services }>();
-    for (const s of g.services) {
-      for (const port of s.ports) {
-        const key = `${s.iface} ${port}`;
-        const block = blocks.get(key) ?? { iface: s.iface, port, services: [] };
-        block.services.push(s);
-        blocks.set(key, block);
-      }
-    }
-    for (const b of blocks.values()) {
-      lines.push(g.os === 'freebsd' ? `no rdr on ${b.iface} inet proto tcp from any to any port ${b.port} tagged pfsteer-gate` : GATE(b.port, b.iface));
+    const blocks = layoutBlocks(g.services, () => ['inet']);
+    for (const b of blocks) {
+      lines.push(gate(g.os, b.iface, b.af, b.port));
       for (let h = 0; h < g.hosts; h++) {
         for (const s of b.services) {
           const target = `${g.sharedTarget ? '10.0.1.1' : `10.0.1.${11 + h}`}${s.targetPort === undefined ? '' : ` port ${s.targetPort}`}`;
-          lines.push(
-            g.os === 'freebsd'
-              ? `rdr on ${b.iface} inet proto tcp from <lb${h + 1}-v4> to ${s.external} port ${b.port} -> ${target}`
-              : `pass in quick on ${b.iface} inet proto tcp from <lb${h + 1}-v4> to ${s.external} port ${b.port} rdr-to ${target}`,
-          );
+          lines.push(blockRule(g.os, b, `<lb${h + 1}-v4>`, s.external, target));
         }
       }
     }
-    return { name: `layout ${i} (${g.os}, ${g.level ?? 'no -o'}, ${g.hosts} hosts, ${blocks.size} blocks)`, os: g.os, ...(g.level === undefined ? {} : { level: g.level }), text: `${lines.join('\n')}\n` };
+    return { name: `layout ${i} (${g.os}, ${g.level ?? 'no -o'}, ${g.hosts} hosts, ${blocks.length} blocks)`, os: g.os, ...(g.level === undefined ? {} : { level: g.level }), text: `${lines.join('\n')}\n` };
   });
 }
 

@@ -266,8 +266,37 @@ const IFACES = ['em0', 'em1', 'igb0', 'vtnet0', 'ix0'];
 const BREAKS = ['none', 'none', 'none', 'prefix33', 'port', 'family', 'longname', 'nodest', 'badname', 'gate'] as const;
 
 /** A block's gate as each dialect writes it: a rule that never matches and checks the port without a table. */
-function gate(os: Os, iface: string, af: string, port: number): string {
+export function gate(os: Os, iface: string, af: string, port: number): string {
   return `${os === 'freebsd' ? 'no rdr' : 'match in'} on ${iface} ${af} proto tcp from any to any port ${port} tagged pfsteer-gate`;
+}
+
+/** A host's rule in a block, as each dialect writes it. */
+export function blockRule(os: Os, block: { iface: string; af: string; port: number }, from: string, to: string, target: string): string {
+  const match = `on ${block.iface} ${block.af} proto tcp from ${from} to ${to} port ${block.port}`;
+  return os === 'freebsd' ? `rdr ${match} -> ${target}` : `pass in quick ${match} rdr-to ${target}`;
+}
+
+export interface LayoutBlock<S> {
+  iface: string;
+  af: string;
+  port: number;
+  services: S[];
+}
+
+/** Services grouped into the blocks of a rendered anchor, one per (interface, family, port), in the order first met. */
+export function layoutBlocks<S extends { iface: string; ports: readonly number[] }>(services: readonly S[], families: (s: S) => readonly string[]): Array<LayoutBlock<S>> {
+  const blocks = new Map<string, LayoutBlock<S>>();
+  for (const s of services) {
+    for (const af of families(s)) {
+      for (const port of s.ports) {
+        const key = `${s.iface} ${af} ${port}`;
+        const block = blocks.get(key) ?? { iface: s.iface, af, port, services: [] };
+        block.services.push(s);
+        blocks.set(key, block);
+      }
+    }
+  }
+  return [...blocks.values()];
 }
 
 /**
@@ -303,19 +332,9 @@ export function layoutCases(count: number, seed: number): ParseCase[] {
     for (const h of g.hosts) {
       for (const family of ['4', '6'] as const) lines.push(`table <pfs_${h.name}_${family}> persist { ${[...new Set(family === '4' ? h.inet : h.inet6)].join(' ')} }`);
     }
-    const blocks = new Map<string, { iface: string; af: string; port: number; services: typeof g.services }>();
-    for (const s of g.services) {
-      for (const af of s.six ? ['inet', 'inet6'] : ['inet']) {
-        for (const port of s.ports) {
-          const key = `${s.iface} ${af} ${port}`;
-          const block = blocks.get(key) ?? { iface: s.iface, af, port, services: [] };
-          block.services.push(s);
-          blocks.set(key, block);
-        }
-      }
-    }
+    const blocks = layoutBlocks(g.services, (s) => (s.six ? ['inet', 'inet6'] : ['inet']));
     const gates: number[] = [];
-    for (const b of blocks.values()) {
+    for (const b of blocks) {
       gates.push(lines.length);
       lines.push(gate(g.os, b.iface, b.af, b.port));
       g.hosts.forEach((h, n) => {
@@ -323,13 +342,7 @@ export function layoutCases(count: number, seed: number): ParseCase[] {
         for (const s of b.services) {
           const ext = family === '4' ? s.external : s.external.replaceAll('192.0.2.', '2001:db8::');
           const target = family === '4' ? `10.0.${n}.${h.last}` : `2001:db8:1::${h.last.toString(16)}`;
-          const to = `${target}${s.targetPort === undefined ? '' : ` port ${s.targetPort}`}`;
-          const from = `<pfs_${h.name}_${family}>`;
-          lines.push(
-            g.os === 'freebsd'
-              ? `rdr on ${b.iface} ${b.af} proto tcp from ${from} to ${ext} port ${b.port} -> ${to}`
-              : `pass in quick on ${b.iface} ${b.af} proto tcp from ${from} to ${ext} port ${b.port} rdr-to ${to}`,
-          );
+          lines.push(blockRule(g.os, b, `<pfs_${h.name}_${family}>`, ext, `${target}${s.targetPort === undefined ? '' : ` port ${s.targetPort}`}`));
         }
       });
     }
@@ -347,7 +360,7 @@ export function layoutCases(count: number, seed: number): ParseCase[] {
       gate: () => [`${line} -> 10.0.1.1`, line.replace('pfsteer-gate', 'pfsteer-gate'.repeat(6)), line.replace(/ pfsteer-gate$/, '')][g.at % 3]!,
     };
     lines[k] = broken[g.breaks]();
-    return { name: `layout ${i} (${g.os}, ${g.hosts.length} hosts, ${blocks.size} blocks, ${g.breaks})`, os: g.os, anchor: 'pfsteer', text: `${lines.join('\n')}\n` };
+    return { name: `layout ${i} (${g.os}, ${g.hosts.length} hosts, ${blocks.length} blocks, ${g.breaks})`, os: g.os, anchor: 'pfsteer', text: `${lines.join('\n')}\n` };
   });
 }
 
