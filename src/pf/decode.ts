@@ -9,8 +9,8 @@ import type { Config } from '../config/model.ts';
 import { assignmentFor } from '../drivers/assignments.ts';
 import type { ObservedBucket } from '../drivers/driver.ts';
 import type { Cidr } from '../net/address.ts';
-import { formatAddress, formatCidr } from '../net/address.ts';
-import { familiesOf, GATE_TAG, ruleBlocks, sortedHosts, tableName, type PfFamily } from './render.ts';
+import { formatCidr } from '../net/address.ts';
+import { familiesOf, GATE_TAG, hostText, ruleBlocks, sortedHosts, tableName, targetText, type PfFamily } from './render.ts';
 import type { PfRedirectRule, PfRule, RuleCounters } from './rules.ts';
 
 export interface AnchorContents {
@@ -43,15 +43,6 @@ function matchKey(rule: Pick<PfRule, 'kind' | 'interface' | 'family' | 'protocol
   return [rule.kind, rule.interface, rule.family, rule.protocol, from, to, port].join(' ');
 }
 
-function targetText(address: PfRedirectRule['target'], port: number | undefined): string {
-  return `${formatAddress(address)}${port === undefined ? '' : ` port ${port}`}`;
-}
-
-/** The single-host form pf prints for a /32 or /128, the prefix form otherwise. */
-function hostText(cidr: Cidr): string {
-  return cidr.prefix === cidr.address.bytes.length * 8 ? formatAddress(cidr.address) : formatCidr(cidr);
-}
-
 /** What follows the match: the redirect, or a gate's tag. */
 function ruleKey(match: string, rule: PfRule): string {
   return rule.kind === 'gate' ? `${match} tagged ${rule.tag}` : `${match} -> ${targetText(rule.target, rule.targetPort)}`;
@@ -67,7 +58,8 @@ export function expectedRules(config: Config): ExpectedRule[] {
     out.push({ match: gate, key: `${gate} tagged ${GATE_TAG}`, text: `the gate of port ${block.port} on ${block.interface} ${block.family}` });
     for (const host of hosts) {
       for (const service of block.services) {
-        const target = targetText(host.targets[service.name]!.address, host.targets[service.name]!.port);
+        const { address, port } = host.targets[service.name]!;
+        const target = targetText(address, port);
         const tos = service.external.kind === 'table' ? [`<${service.external.table}>`] : service.external.addresses.map(hostText);
         const from = `<${tableName(host.name, block.family)}>`;
         for (const to of tos) {

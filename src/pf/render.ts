@@ -17,7 +17,7 @@
  */
 import type { BucketTable } from '../buckets/partition.ts';
 import type { Config, Service } from '../config/model.ts';
-import { compareCidr, formatAddress, formatCidr, type Cidr } from '../net/address.ts';
+import { compareCidr, formatAddress, formatCidr, type Cidr, type IpAddress } from '../net/address.ts';
 
 export type PfFamily = 'inet' | 'inet6';
 
@@ -49,9 +49,19 @@ function list(items: readonly string[]): string {
   return items.length === 1 ? items[0]! : `{ ${items.join(' ')} }`;
 }
 
+/** The single-host form pf prints for a /32 or /128, the prefix form otherwise. */
+export function hostText(cidr: Cidr): string {
+  return cidr.prefix === cidr.address.bytes.length * 8 ? formatAddress(cidr.address) : formatCidr(cidr);
+}
+
+/** Where a rule sends: `10.0.1.11` or `10.0.1.11 port 8443`. */
+export function targetText(address: IpAddress, port: number | undefined): string {
+  return `${formatAddress(address)}${port === undefined ? '' : ` port ${port}`}`;
+}
+
 function externalText(service: Service): string {
   if (service.external.kind === 'table') return `<${service.external.table}>`;
-  return list(service.external.addresses.map((c) => (c.prefix === (c.address.family === 4 ? 32 : 128) ? formatAddress(c.address) : formatCidr(c))));
+  return list(service.external.addresses.map(hostText));
 }
 
 /**
@@ -124,7 +134,7 @@ function renderRules(config: Config): string[] {
     for (const host of hosts) {
       for (const service of block.services) {
         const target = host.targets[service.name]!;
-        const to = `${formatAddress(target.address)}${target.port === undefined ? '' : ` port ${target.port}`}`;
+        const to = targetText(target.address, target.port);
         const match = blockMatch(block, `<${tableName(host.name, block.family)}>`, externalText(service));
         lines.push(config.pf.dialect === 'freebsd' ? `rdr ${match} -> ${to}` : `pass in quick ${match} rdr-to ${to}`);
       }
