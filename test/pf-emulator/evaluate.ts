@@ -19,7 +19,7 @@ import type { IpAddress } from '../../src/net/address.ts';
 import { containsAddress, formatAddress } from '../../src/net/address.ts';
 import type { HostSpec, Os, PortOp, Rule, Ruleset } from './grammar.ts';
 import type { Expanded } from './ruleset.ts';
-import { expand, familyOf, isNatRule, parsed, printRule } from './ruleset.ts';
+import { addressKey, expand, familyOf, isNatRule, parsed, portKey, printRule } from './ruleset.ts';
 import type { LoadedAnchor, PfMemory } from './store.ts';
 import type { KTable } from './tables.ts';
 import { tableMatcher } from './tables.ts';
@@ -78,12 +78,7 @@ interface Compiled {
 }
 
 function hostKey(h: HostSpec): string {
-  const body = h.kind === 'any' ? 'any' : h.kind === 'table' ? `<${h.name}>` : h.kind === 'interface' ? `if:${h.name}` : `${formatAddress(h.cidr.address)}/${h.cidr.prefix}`;
-  return `${h.negate ? '!' : ''}${body}`;
-}
-
-function portKey(p: PortOp | undefined): string {
-  return p ? `${p.op}${p.a}:${p.b ?? ''}` : '';
+  return `${h.negate ? '!' : ''}${addressKey(h)}`;
 }
 
 function keysOf(e: Expanded): string[] {

@@ -16,10 +16,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { containsAddress, parseAddress } from '../../src/net/address.ts';
-import type { HostSpec, OptimizationLevel, Os, PortOp, Ruleset, TableDef } from './grammar.ts';
+import type { HostSpec, OptimizationLevel, Os, Ruleset, TableDef } from './grammar.ts';
 import { parseRuleset } from './grammar.ts';
 import type { Expanded } from './ruleset.ts';
-import { expand, familyOf, printRule } from './ruleset.ts';
+import { addressKey, expand, familyOf, portKey, printRule } from './ruleset.ts';
 
 /** pfctl_optimize.c's TABLE_THRESHOLD: the rule count at which a table replaces the rules. */
 export const TABLE_THRESHOLD = 6;
@@ -75,10 +75,6 @@ interface Fields {
   dstNeg: boolean;
 }
 
-function portKey(p: PortOp | undefined): string {
-  return p === undefined ? '' : `${p.op}${p.a}${p.b === undefined ? '' : `:${p.b}`}`;
-}
-
 /** The flags a rule checks: pass rules that keep state default to S/SA for tcp or any protocol. */
 function flagsOf(e: Expanded): string {
   const r = e.rule;
@@ -124,31 +120,6 @@ function readFields(e: Expanded): Fields {
     srcNeg: e.from.negate,
     dstNeg: e.to.negate,
   };
-}
-
-const addressCache = new WeakMap<HostSpec, string>();
-
-/** An address with its negation dropped (that is a field of its own): what pf stores as the address. */
-function addressKey(h: HostSpec): string {
-  let key = addressCache.get(h);
-  if (key === undefined) {
-    key = readAddress(h);
-    addressCache.set(h, key);
-  }
-  return key;
-}
-
-function readAddress(h: HostSpec): string {
-  switch (h.kind) {
-    case 'any':
-      return 'any';
-    case 'table':
-      return `<${h.name}>`;
-    case 'interface':
-      return `if:${h.name}`;
-    case 'net':
-      return `${h.cidr.address.bytes.join('.')}/${h.cidr.prefix}`;
-  }
 }
 
 /** pf's ADDRMASK: `any` or an address with a mask, the only addresses a table can take. */

@@ -47,6 +47,36 @@ function portText(p: PortOp): string {
   return `${p.op} ${p.a}`;
 }
 
+/** A port test as one string, for telling rules' ports apart. */
+export function portKey(p: PortOp | undefined): string {
+  return p === undefined ? '' : `${p.op}${p.a}${p.b === undefined ? '' : `:${p.b}`}`;
+}
+
+const addressCache = new WeakMap<HostSpec, string>();
+
+/** An address with its negation dropped (that is a field of its own): what pf stores as the address. */
+export function addressKey(h: HostSpec): string {
+  let key = addressCache.get(h);
+  if (key === undefined) {
+    key = readAddress(h);
+    addressCache.set(h, key);
+  }
+  return key;
+}
+
+function readAddress(h: HostSpec): string {
+  switch (h.kind) {
+    case 'any':
+      return 'any';
+    case 'table':
+      return `<${h.name}>`;
+    case 'interface':
+      return `if:${h.name}`;
+    case 'net':
+      return `${h.cidr.address.bytes.join('.')}/${h.cidr.prefix}`;
+  }
+}
+
 export function familyOf(e: Expanded): string | undefined {
   const af = (h: HostSpec): string | undefined => (h.kind === 'net' ? (h.cidr.address.family === 4 ? 'inet' : 'inet6') : undefined);
   return e.rule.family ?? af(e.from) ?? af(e.to);
